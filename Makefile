@@ -1,0 +1,36 @@
+# geophoto: `make demo` and `make test` work as the first command on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.geophoto-installed
+DEMO_OUT := demo-output
+SAMPLES := orangecontrib/geophoto/datasets/photos
+
+.PHONY: demo test canvas doc bench clean
+
+$(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q \
+		-r requirements.txt -r requirements-test.txt -c constraints.txt
+	# tensorflow-cpu from requirements.txt provides the `tensorflow` setup.py names
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/geophoto demo $(SAMPLES) -o $(DEMO_OUT)
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest tests -q
+
+canvas: $(STAMP)
+	$(PY) -m Orange.canvas
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+doc: $(STAMP)
+	$(PY) -m pip install -q -r doc/requirements.txt
+	$(PY) -m sphinx -q -b html doc doc/_build/html
+
+clean:
+	rm -rf $(DEMO_OUT) doc/_build build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from orangecontrib.geophoto.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Helpers shared by the subcommands: input files, output tables, terminal progress."""
+import os
+import sys
+import time
+from typing import Iterable, List, Optional
+
+from orangecontrib.geophoto.tables import (
+    IMAGE_EXTENSIONS, TABLE_EXTENSIONS, read_table, write_table,
+)
+
+
+def collect_images(inputs: Iterable[str]) -> List[str]:
+    """Image files named or found (recursively, sorted) under the given files and folders.
+
+    A named file is kept whatever its extension or state (an unreadable one still gets its
+    row); a missing path is an error, since nothing can be said about it."""
+    found = []
+    for path in inputs:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                found.extend(os.path.join(root, f) for f in sorted(files)
+                             if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
+        elif os.path.exists(path) or os.path.islink(path):
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    return found
+
+
+def add_output_argument(parser, default_hint="stdout as CSV"):
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help=f"output table (.csv, .tab or .pkl; default: {default_hint})")
+
+
+def save_output(table, output: Optional[str]) -> None:
+    """Write to OUT by extension, or CSV on stdout when no OUT is given."""
+    if output is None:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "out.csv")
+            write_table(table, path)
+            with open(path, encoding="utf-8") as f:
+                sys.stdout.write(f.read())
+        return
+    if os.path.splitext(output)[1].lower() not in TABLE_EXTENSIONS:
+        raise ValueError(f"{output}: output must end in {', '.join(TABLE_EXTENSIONS)}")
+    write_table(table, output)
+
+
+def load_input(path: str):
+    return read_table(path)
+
+
+class TerminalProgress:
+    """``on_progress`` for the terminal: a single updating line on stderr, only on a tty."""
+
+    def __init__(self, label: str, quiet: bool = False):
+        self.label = label
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if fraction < 1 and now - self._last < 0.1:
+            return
+        self._last = now
+        sys.stderr.write(f"\r{self.label}: {100 * min(max(fraction, 0), 1):5.1f}%")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * (len(self.label) + 9) + "\r")
+            sys.stderr.flush()

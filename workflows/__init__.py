@@ -1,0 +1,1 @@
+"""Example workflows, shown in Orange under Help -> Examples."""
