@@ -145,7 +145,8 @@ def append_columns(data: Table, attributes=(), metas=(), class_vars=None) -> Tab
     (``latitude (1)``...). ``class_vars``, when given, replaces the class variables.
     """
     attributes, metas = list(attributes), list(metas)
-    names = get_unique_names(data.domain, [v.name for v, _ in attributes + metas])
+    names = get_unique_names(data.domain, [v.name for v, _ in attributes + metas],
+                             equal_numbers=False)
     renamed = [(v if v.name == n else v.copy(name=n), vals)
                for (v, vals), n in zip(attributes + metas, names)]
     new_attrs, new_metas = renamed[:len(attributes)], renamed[len(attributes):]
