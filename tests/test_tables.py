@@ -87,9 +87,9 @@ def test_csv_has_one_plain_header_row(tmp_path):
     write_table(_geo_table(), path)
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
-    assert lines[0] == "latitude,longitude,time (UTC),image"
+    assert lines[0] == "image,latitude,longitude,time (UTC)"
     assert len(lines) == 4
-    assert lines[2].startswith(",,,")
+    assert lines[2].startswith("b ščž.jpg,,,")
 
 
 def test_unsupported_extension_is_a_clear_error(tmp_path):

@@ -224,8 +224,9 @@ def _restore_image_column(table: Table) -> None:
 
 
 def write_table(table: Table, path: str) -> None:
-    """Write a table by extension, atomically. CSV gets one plain header row, every column
-    (attributes, class, metas) in domain order, times as ISO 8601."""
+    """Write a table by extension, atomically. CSV gets one plain header row, the image
+    column first, then every column (attributes, class, metas) in domain order, times as
+    ISO 8601, numbers with 12 significant digits."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in TABLE_EXTENSIONS:
         raise ValueError(f"{path}: unsupported table format {ext or '(none)'}; "
@@ -241,7 +242,9 @@ def write_table(table: Table, path: str) -> None:
 
 
 def _write_plain_csv(table: Table, path: str) -> None:
-    variables = [*table.domain.variables, *table.domain.metas]
+    images = [v for v in table.domain.metas if v.attributes.get("type") == "image"]
+    variables = images + [v for v in (*table.domain.variables, *table.domain.metas)
+                          if v not in images]
     columns = [table.get_column(v) for v in variables]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -258,5 +261,5 @@ def _csv_value(var: Variable, value) -> str:
     if isinstance(var, TimeVariable):
         return var.repr_val(value)
     if isinstance(var, ContinuousVariable):
-        return repr(float(value))
+        return f"{float(value):.12g}"
     return var.str_val(value)

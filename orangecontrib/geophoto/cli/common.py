@@ -12,8 +12,8 @@ from orangecontrib.geophoto.tables import (
 def collect_images(inputs: Iterable[str]) -> List[str]:
     """Image files named or found (recursively, sorted) under the given files and folders.
 
-    A named file is kept whatever its extension or state (an unreadable one still gets its
-    row); a missing path is an error, since nothing can be said about it."""
+    A named file is kept whatever its extension or state, even when it does not exist: its
+    row then carries the reason, so nothing named on the command line is silently lost."""
     found = []
     for path in inputs:
         if os.path.isdir(path):
@@ -21,10 +21,8 @@ def collect_images(inputs: Iterable[str]) -> List[str]:
                 dirs.sort()
                 found.extend(os.path.join(root, f) for f in sorted(files)
                              if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
-        elif os.path.exists(path) or os.path.islink(path):
-            found.append(path)
         else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
+            found.append(path)
     return found
 
 

@@ -1,0 +1,66 @@
+"""``geophoto exif PATH... [-o OUT]``: one row per image file, first column its path."""
+import sys
+
+import numpy as np
+
+from orangecontrib.geophoto.cli.common import (
+    TerminalProgress, add_output_argument, collect_images, save_output,
+)
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "exif", help="read position, time and camera from photo metadata",
+        description="Read latitude/longitude, altitude, times, camera, lens, orientation and "
+                    "direction from photo metadata (JPEG, TIFF, HEIC/HEIF, PNG, WebP). "
+                    "Folders are searched recursively. A file that cannot be read keeps "
+                    "its row, with the reason in the 'error' column.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    add_output_argument(parser)
+    place = parser.add_argument_group("placing photos without GPS")
+    place.add_argument("--gpx", metavar="FILE", help="GPS track to place photos by time")
+    place.add_argument("--track", metavar="TABLE",
+                       help="track as a table with time, latitude, longitude")
+    place.add_argument("--clock-offset", type=float, default=0.0, metavar="HOURS",
+                       help="camera clock minus UTC, for photos without a time zone "
+                            "(default 0)")
+    place.add_argument("--max-gap", type=float, default=10.0, metavar="MINUTES",
+                       help="farthest in time from a track fix (default 10)")
+    place.add_argument("--neighbours", type=float, default=0.0, metavar="MINUTES",
+                       help="place photos between geotagged photos taken within this many "
+                            "minutes (default: off)")
+    parser.set_defaults(run=run)
+
+
+def placement_from_args(args):
+    """A track.Placement from the options, or None when no option asks for one."""
+    from orangecontrib.geophoto.tables import read_table
+    from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
+    track = None
+    if args.gpx:
+        track = track_from_gpx(args.gpx)
+    elif args.track:
+        track = track_from_table(read_table(args.track))
+    if track is None and args.neighbours <= 0:
+        return None
+    return Placement(track=track, clock_offset=args.clock_offset, max_gap=args.max_gap,
+                     neighbour_minutes=args.neighbours)
+
+
+def run(args) -> int:
+    from orangecontrib.geophoto.exif import ERROR, LATITUDE, geotag_table
+    from orangecontrib.geophoto.tables import table_from_paths
+    paths = collect_images(args.paths)
+    if not paths:
+        raise ValueError("no image files found in " + ", ".join(args.paths))
+    placement = placement_from_args(args)
+    progress = TerminalProgress("reading metadata", args.quiet)
+    table = geotag_table(table_from_paths(paths), placement=placement, on_progress=progress)
+    progress.done()
+    save_output(table, args.output)
+    if not args.quiet:
+        errors = sum(bool(e) for e in table.get_column(ERROR))
+        located = int(np.isfinite(table.get_column(LATITUDE)).sum())
+        print(f"{len(table)} files: {located} with a position, {errors} unreadable"
+              + (f"; written to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
