@@ -17,7 +17,9 @@ $(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/geophoto demo $(SAMPLES) -o $(DEMO_OUT)
+	mkdir -p $(DEMO_OUT)
+	$(VENV)/bin/geophoto exif $(SAMPLES) -o $(DEMO_OUT)/geotags.csv
+	@echo "Outputs: $(DEMO_OUT)/geotags.csv"
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest tests -q
