@@ -142,9 +142,7 @@ def load_saved_model(folder: str, layer: Optional[str], input_name: Optional[str
     spec = inputs[input_name]
     size = _image_size(spec.shape.as_list(), folder)
     outputs = list(signature.structured_outputs)
-    layer = layer or (next((o for o in outputs if o != probability_output), None)
-                      if probability_output and len(outputs) > 1 else None) \
-        or probability_output or outputs[0]
+    layer = layer or probability_output or outputs[0]
     if layer not in outputs:
         raise ModelError(f"the model has no output '{layer}'; outputs: " + ", ".join(outputs))
 
@@ -217,6 +215,19 @@ def load_lobe(folder: str, layer: Optional[str]) -> LoadedModel:
 
 # --- TFLite ------------------------------------------------------------------------------
 
+def _tflite_outputs(interpreter) -> dict:
+    """Output name -> details; names from the model's signature where it has one (as Lobe's
+    exports do), else the tensor names."""
+    try:
+        signatures = interpreter.get_signature_list()
+        if signatures:
+            runner = interpreter.get_signature_runner(next(iter(signatures)))
+            return dict(runner.get_output_details())
+    except (ValueError, RuntimeError):
+        pass
+    return {d["name"]: d for d in interpreter.get_output_details()}
+
+
 def load_tflite(path: str, layer: Optional[str], class_names=None, scale: float = 255.0,
                 probability_output: Optional[str] = None, declared_shape=None) -> LoadedModel:
     import threading
@@ -229,10 +240,15 @@ def load_tflite(path: str, layer: Optional[str], class_names=None, scale: float 
     shape = list(input_detail["shape"])
     size = _image_size(shape if declared_shape is None else
                        [None] + list(declared_shape)[1:], os.path.basename(path))
-    outputs = {d["name"]: d for d in interpreter.get_output_details()}
+    outputs = _tflite_outputs(interpreter)
     names = list(outputs)
     prob_name = next((n for n in names if probability_output and probability_output in n),
                      None)
+    if probability_output and prob_name is None and class_names:
+        # unnamed outputs (converted from a concrete function): the one output with one
+        # value per class holds the probabilities
+        fits = [n for n in names if outputs[n]["shape"][-1] == len(class_names)]
+        prob_name = fits[0] if len(fits) == 1 else None
     layer = layer or next((n for n in names if n != prob_name), prob_name or names[0])
     if layer not in outputs:
         matches = [n for n in names if layer in n]

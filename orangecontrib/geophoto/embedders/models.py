@@ -4,7 +4,9 @@ TensorFlow is imported here only inside functions, so importing the add-on never
 ``tensorflow_problem()`` tells a widget why it cannot load, if it cannot.
 """
 import os
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -61,17 +63,38 @@ _register_keras_apps()
 @lru_cache(maxsize=1)
 def tensorflow_problem() -> Optional[str]:
     """None when TensorFlow imports, else the reason (shown by the Local Embedder)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import tensorflow  # noqa: F401  pylint: disable=unused-import
-        import keras  # noqa: F401  pylint: disable=unused-import
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401  pylint: disable=unused-import
+            import keras  # noqa: F401  pylint: disable=unused-import
     except Exception as ex:  # pylint: disable=broad-except
         return f"TensorFlow cannot be imported: {type(ex).__name__}: {ex}"
     return None
 
 
+@contextmanager
+def _native_stderr_silenced():
+    """TensorFlow's C++ start-up notes (oneDNN, CPU features) ignore TF_CPP_MIN_LOG_LEVEL
+    and would clutter the terminal: send file descriptor 2 to /dev/null while importing."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # captured streams (tests, GUIs)
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 def configure_tensorflow() -> None:
-    """Quiet logs; use every core for inference. A GPU is used when TensorFlow sees one."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import TensorFlow once, quietly; a GPU is used when TensorFlow sees one."""
     problem = tensorflow_problem()
     if problem:
         raise ModelError(problem)

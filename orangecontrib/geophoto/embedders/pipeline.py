@@ -115,8 +115,9 @@ def run(paths: Sequence[Optional[str]], model, *, batch_size: int = 32, top: int
     features = np.full((n, model.dim), np.nan, dtype=np.float32)
     errors = [""] * n
     has_classes = model.class_names is not None
-    top_idx = np.zeros((n, TOP_STORED), np.int32) if has_classes else None
-    top_prob = np.full((n, TOP_STORED), np.nan, np.float32) if has_classes else None
+    width = min(TOP_STORED, len(model.class_names)) if has_classes else 0
+    top_idx = np.zeros((n, width), np.int32) if has_classes else None
+    top_prob = np.full((n, width), np.nan, np.float32) if has_classes else None
 
     keys: List[Optional[str]] = [None] * n
     known = set()
@@ -161,7 +162,7 @@ def run(paths: Sequence[Optional[str]], model, *, batch_size: int = 32, top: int
 
     labels = None
     if has_classes and top > 0:
-        k = min(top, TOP_STORED, len(model.class_names))
+        k = min(top, width)
         rows = label_rows(top_idx[:, :k], top_prob[:, :k], model.class_names)
         labels = [None if errors[i] else rows[i] for i in range(n)]
     on_progress(1.0)
@@ -175,7 +176,7 @@ def _infer(model, batch, features, top_idx, top_prob, cache, keys):
     features[indices] = feats
     stored = []
     if probs is not None:
-        idx, prob = top_k(probs, TOP_STORED)
+        idx, prob = top_k(probs, top_idx.shape[1])
         top_idx[indices], top_prob[indices] = idx, prob
         stored = list(zip(idx, prob))
     if cache is not None:
@@ -190,6 +191,9 @@ def _fill_from_cache(cache, keys, errors, features, top_idx, top_prob, dim):
                if key is not None and not errors[i] and math.isnan(features[i, 0])]
     found = cache.get(keys[i] for i in missing)
     for i in missing:
+        if keys[i] not in found:  # removed by another process meanwhile
+            errors[i] = "cached embedding vanished; run again"
+            continue
         feats, idx, prob = found[keys[i]]
         features[i] = feats[:dim]
         if top_idx is not None and idx is not None:

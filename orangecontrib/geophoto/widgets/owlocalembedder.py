@@ -1,0 +1,243 @@
+"""Local Embedder widget: a thin Qt face over ``orangecontrib.geophoto.embedders``."""
+import os
+from typing import Optional
+
+from AnyQt.QtWidgets import QFileDialog, QStyle
+
+from Orange.data import DiscreteVariable, StringVariable, Table
+from Orange.widgets import gui
+from Orange.widgets.settings import ContextSetting, DomainContextHandler, Setting
+from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
+from Orange.widgets.utils.itemmodels import DomainModel
+from Orange.widgets.utils.localization import pl
+from Orange.widgets.utils.widgetpreview import WidgetPreview
+from Orange.widgets.widget import Input, Msg, Output, OWWidget
+
+from orangecontrib.geophoto.embedders import (
+    BUILTIN, EmbedResult, ModelError, embed_table, load_model, tensorflow_problem,
+)
+from orangecontrib.geophoto.progress import Cancelled
+from orangecontrib.geophoto.tables import find_image_column, image_column_candidates
+
+CUSTOM = "custom"
+MODEL_KEYS = list(BUILTIN) + [CUSTOM]
+MODEL_LABELS = [BUILTIN[k].label for k in BUILTIN] + ["Your own model (file or folder)…"]
+
+
+def run_embedding(data: Table, image_var, model: str, layer: Optional[str], top_k: int,
+                  batch_size: int, state: TaskState) -> EmbedResult:
+    """The widget's worker: load the model (seconds, once per session) and embed."""
+    state.set_status("Loading model…")
+    loaded = load_model(model, layer or None)
+    state.set_status(f"Embedding with {loaded.name}…")
+    return embed_table(data, image_var, loaded, top_k=top_k, batch_size=batch_size,
+                       on_progress=lambda f: state.set_progress_value(100 * f),
+                       should_stop=state.is_interruption_requested)
+
+
+class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
+    name = "Local Embedder"
+    description = ("Image embeddings and ImageNet labels from TensorFlow models run on "
+                   "this computer, offline.")
+    icon = "icons/LocalEmbedder.svg"
+    priority = 20
+    keywords = "embedding, image, tensorflow, keras, squeezenet, resnet, lobe, labels, local"
+    want_main_area = False
+    resizing_enabled = False
+
+    class Inputs:
+        data = Input("Images", Table, default=True)
+
+    class Outputs:
+        embeddings = Output("Embeddings", Table, default=True)
+        skipped = Output("Skipped Images", Table)
+        labels = Output("Labels", Table)
+
+    class Error(OWWidget.Error):
+        no_image_column = Msg("Data has no column with image paths.")
+        tensorflow = Msg("{}")
+        model = Msg("{}")
+        failed = Msg("Embedding failed: {}")
+        no_custom_model = Msg("Choose a model file or folder.")
+
+    class Warning(OWWidget.Warning):
+        skipped = Msg("{} could not be read (see Skipped Images).")
+
+    settingsHandler = DomainContextHandler()
+    image_var = ContextSetting(None)
+    model_index = Setting(0)
+    custom_path = Setting("", schema_only=True)
+    squeezenet_layer = Setting(0)
+    custom_layer = Setting("")
+    top_k = Setting(5)
+    batch_size = Setting(32)
+    auto_apply = Setting(True)
+
+    def __init__(self):
+        OWWidget.__init__(self)
+        ConcurrentWidgetMixin.__init__(self)
+        self.data: Optional[Table] = None
+        self.result: Optional[EmbedResult] = None
+
+        self.image_model = DomainModel(DomainModel.METAS,
+                                       valid_types=(StringVariable, DiscreteVariable))
+        gui.comboBox(self.controlArea, self, "image_var", box="Image column",
+                     model=self.image_model, callback=self.commit.deferred)
+
+        box = gui.vBox(self.controlArea, "Model")
+        gui.comboBox(box, self, "model_index", items=MODEL_LABELS,
+                     callback=self._model_changed)
+        self.model_description = gui.widgetLabel(box, "")
+        self.model_description.setWordWrap(True)
+        self.squeezenet_box = gui.hBox(box)
+        gui.comboBox(self.squeezenet_box, self, "squeezenet_layer", label="Features:",
+                     items=["1000-d pooled conv10 (as Image Analytics)",
+                            "512-d pooled fire9 (better for retrieval)"],
+                     callback=self.commit.deferred)
+        self.custom_box = gui.vBox(box)
+        row = gui.hBox(self.custom_box)
+        gui.lineEdit(row, self, "custom_path", placeholderText="Model file or folder…",
+                     callback=self.commit.deferred)
+        for label, icon, folder in (("File", QStyle.SP_FileIcon, False),
+                                    ("Folder", QStyle.SP_DirOpenIcon, True)):
+            button = gui.button(row, self, "", autoDefault=False, width=30,
+                                callback=lambda f=folder: self._browse(f))
+            button.setIcon(self.style().standardIcon(icon))
+            button.setToolTip(f"Choose a model {label.lower()}")
+        gui.lineEdit(self.custom_box, self, "custom_layer", label="Layer or output:",
+                     orientation="horizontal", placeholderText="default (penultimate)",
+                     callback=self.commit.deferred)
+
+        box = gui.vBox(self.controlArea, "Options")
+        gui.spin(box, self, "top_k", 0, 20, label="Labels per photo:",
+                 callback=self.commit.deferred, controlWidth=60)
+        gui.spin(box, self, "batch_size", 1, 256, label="Batch size:",
+                 callback=self.commit.deferred, controlWidth=60)
+        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
+        gui.auto_apply(self.buttonsArea, self)
+        self._update_model_controls()
+
+    # --- controls ----------------------------------------------------------------------
+    @property
+    def model_key(self) -> str:
+        return MODEL_KEYS[min(self.model_index, len(MODEL_KEYS) - 1)]
+
+    def _model_changed(self):
+        self._update_model_controls()
+        self.commit.deferred()
+
+    def _update_model_controls(self):
+        key = self.model_key
+        self.squeezenet_box.setVisible(key == "squeezenet")
+        self.custom_box.setVisible(key == CUSTOM)
+        self.model_description.setText(
+            BUILTIN[key].description if key in BUILTIN else
+            "A Lobe export folder, a .keras/.h5 or .tflite file, or a SavedModel folder.")
+
+    def _browse(self, folder: bool):
+        start = os.path.dirname(self.custom_path) if self.custom_path else os.path.expanduser("~")
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Model Folder", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Model File", start, "Models (*.keras *.h5 *.hdf5 *.tflite);;All (*)")
+        if path:
+            self.custom_path = path
+            self.commit.deferred()
+
+    def _model_and_layer(self):
+        key = self.model_key
+        if key == "squeezenet":
+            return key, ("pool10", "fire9")[self.squeezenet_layer]
+        if key == CUSTOM:
+            return self.custom_path, self.custom_layer.strip() or None
+        return key, None
+
+    # --- inputs and work ---------------------------------------------------------------
+    @Inputs.data
+    def set_data(self, data: Optional[Table]):
+        self.closeContext()
+        self.data = data
+        self.image_model.set_domain(data.domain if data is not None else None)
+        candidates = image_column_candidates(data)
+        self.image_var = find_image_column(data) if data is not None else None
+        self.Error.no_image_column(shown=data is not None and not candidates)
+        if data is not None and candidates:
+            self.openContext(data)
+        self.commit.now()
+
+    @gui.deferred
+    def commit(self):
+        self.Error.clear()
+        self.Warning.skipped.clear()
+        self.result = None
+        if self.data is not None and self.image_var is None:
+            self.Error.no_image_column()
+        if self.data is None or self.image_var is None or not len(self.data):
+            self.cancel()
+            self._send(None)
+            self.info_label.setText("No data.")
+            return
+        problem = tensorflow_problem()
+        if problem:
+            self.Error.tensorflow(problem)
+            self._send(None)
+            return
+        model, layer = self._model_and_layer()
+        if not model:
+            self.Error.no_custom_model()
+            self._send(None)
+            return
+        self.info_label.setText("Running…")
+        self.start(run_embedding, self.data, self.image_var, model, layer, self.top_k,
+                   self.batch_size)
+
+    def on_done(self, result: EmbedResult):
+        self.result = result
+        n_skipped = 0 if result.skipped is None else len(result.skipped)
+        self.Warning.skipped(pl(n_skipped, "image"), shown=n_skipped > 0)
+        n = len(self.data)
+        dim = 0 if result.embeddings is None else \
+            len(result.embeddings.domain.attributes) - len(self.data.domain.attributes)
+        self.info_label.setText(f"{n - n_skipped} of {pl(n, 'image')} embedded, "
+                                f"{dim} features.")
+        self._send(result)
+
+    def on_exception(self, ex: Exception):
+        if isinstance(ex, Cancelled):
+            return
+        if isinstance(ex, ModelError):
+            self.Error.model(str(ex))
+        else:
+            self.Error.failed(f"{type(ex).__name__}: {ex}")
+        self.info_label.setText("No output.")
+        self._send(None)
+
+    def on_partial_result(self, _):
+        pass
+
+    def _send(self, result: Optional[EmbedResult]):
+        self.Outputs.embeddings.send(result and result.embeddings)
+        self.Outputs.skipped.send(result and result.skipped)
+        self.Outputs.labels.send(result and result.labels)
+
+    def send_report(self):
+        model, layer = self._model_and_layer()
+        items = [("Model", MODEL_LABELS[self.model_index] if self.model_key != CUSTOM
+                  else self.custom_path or "none"),
+                 ("Features", layer or "default"),
+                 ("Labels per photo", self.top_k)]
+        if self.image_var is not None:
+            items.insert(0, ("Image column", self.image_var.name))
+        self.report_items("Settings", items)
+        self.report_paragraph("Result", self.info_label.text())
+
+    def onDeleteWidget(self):
+        self.shutdown()
+        super().onDeleteWidget()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from orangecontrib.geophoto.datasets import sample_photo_paths
+    from orangecontrib.geophoto.tables import table_from_paths
+    WidgetPreview(OWLocalEmbedder).run(table_from_paths(sample_photo_paths()))
