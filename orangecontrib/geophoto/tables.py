@@ -156,11 +156,15 @@ def append_columns(data: Table, attributes=(), metas=(), class_vars=None) -> Tab
         data.domain.metas + tuple(v for v, _ in new_metas))
     out = data.transform(domain)
     n_attrs, n_metas = len(data.domain.attributes), len(data.domain.metas)
-    with out.unlocked(out.X, out.metas):
-        for i, (_, vals) in enumerate(new_attrs):
-            out.X[:, n_attrs + i] = np.asarray(vals, dtype=float)
-        for i, (_, vals) in enumerate(new_metas):
-            out.metas[:, n_metas + i] = _as_meta_column(vals)
+    # unlock only what changed: an unchanged part may be a view of the input's array
+    if new_attrs:
+        with out.unlocked(out.X):
+            for i, (_, vals) in enumerate(new_attrs):
+                out.X[:, n_attrs + i] = np.asarray(vals, dtype=float)
+    if new_metas:
+        with out.unlocked(out.metas):
+            for i, (_, vals) in enumerate(new_metas):
+                out.metas[:, n_metas + i] = _as_meta_column(vals)
     return out
 
 

@@ -192,7 +192,8 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
         if result.errors:
             shown = ", ".join(f"{name} ({reason})" for name, reason in result.errors[:5])
             more = f" and {len(result.errors) - 5} more" if len(result.errors) > 5 else ""
-            self.Warning.unreadable(pl(len(result.errors), "file"), shown + more)
+            n = len(result.errors)
+            self.Warning.unreadable(f"{n} {pl(n, 'file')}", shown + more)
         self.info_label.setText(self._summary())
         self._send(result)
 
@@ -221,13 +222,13 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
             return "No data."
         r = self.result
         n, located = len(r.data), int(r.located.sum())
-        lines = [f"{pl(n, 'photo')}: {located} with a position, {n - located} without"]
+        lines = [f"{n} {pl(n, 'photo')}: {located} with a position, {n - located} without"]
         placed = [f"{count} by {source}" for source, count in r.placed.items()
                   if count and source != "exif"]
         if placed:
             lines.append("placed " + ", ".join(placed))
         if r.errors:
-            lines.append(f"{pl(len(r.errors), 'file')} unreadable")
+            lines.append(f"{len(r.errors)} {pl(len(r.errors), 'file')} unreadable")
         return "\n".join(lines)
 
     def send_report(self):

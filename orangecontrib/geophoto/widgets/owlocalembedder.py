@@ -195,11 +195,11 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
     def on_done(self, result: EmbedResult):
         self.result = result
         n_skipped = 0 if result.skipped is None else len(result.skipped)
-        self.Warning.skipped(pl(n_skipped, "image"), shown=n_skipped > 0)
+        self.Warning.skipped(f"{n_skipped} {pl(n_skipped, 'image')}", shown=n_skipped > 0)
         n = len(self.data)
         dim = 0 if result.embeddings is None else \
             len(result.embeddings.domain.attributes) - len(self.data.domain.attributes)
-        self.info_label.setText(f"{n - n_skipped} of {pl(n, 'image')} embedded, "
+        self.info_label.setText(f"{n - n_skipped} of {n} {pl(n, 'image')} embedded, "
                                 f"{dim} features.")
         self._send(result)
 

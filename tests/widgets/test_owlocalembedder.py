@@ -1,0 +1,75 @@
+"""Local Embedder widget with the real bundled SqueezeNet on the sample photos."""
+import os
+
+import numpy as np
+from Orange.data import ContinuousVariable, Domain, Table
+from Orange.widgets.tests.base import WidgetTest
+
+from orangecontrib.geophoto.datasets import SAMPLE_PHOTOS, sample_photo_paths
+from orangecontrib.geophoto.widgets.owlocalembedder import MODEL_KEYS, OWLocalEmbedder
+from tests.widgets.test_owexifgeotag import import_images_table
+
+
+class TestOWLocalEmbedder(WidgetTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._cache = os.environ.get("GEOPHOTO_CACHE_DIR")
+        import tempfile
+        os.environ["GEOPHOTO_CACHE_DIR"] = tempfile.mkdtemp()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls._cache is None:
+            os.environ.pop("GEOPHOTO_CACHE_DIR", None)
+        super().tearDownClass()
+
+    def setUp(self):
+        self.widget = self.create_widget(OWLocalEmbedder)
+        names = sorted(os.path.basename(p) for p in sample_photo_paths())
+        self.data = import_images_table(SAMPLE_PHOTOS, names + ["gone.jpg"])
+
+    def test_embeddings_skipped_and_labels(self):
+        self.send_signal(self.widget.Inputs.data, self.data)
+        emb = self.get_output(self.widget.Outputs.embeddings, wait=60_000)
+        self.assertEqual(len(emb), len(self.data) - 1)
+        self.assertEqual(len(emb.domain.attributes), 1000)
+        self.assertTrue(np.isfinite(emb.X).all())
+        skipped = self.get_output(self.widget.Outputs.skipped)
+        self.assertEqual(list(skipped.get_column("image")), ["gone.jpg"])
+        self.assertTrue(self.widget.Warning.skipped.is_shown())
+        labels = self.get_output(self.widget.Outputs.labels)
+        self.assertEqual(len(labels), len(self.data))
+        self.assertTrue(all(" / " in n for n in labels.get_column("name")[:-1]))
+        self.assertIn("9 of 10 images embedded", self.widget.info_label.text())
+        self.widget.send_report()
+
+    def test_fire9_layer_and_settings_saved(self):
+        self.widget.squeezenet_layer = 1
+        self.widget.top_k = 3
+        self.send_signal(self.widget.Inputs.data, self.data[:3])
+        emb = self.get_output(self.widget.Outputs.embeddings, wait=60_000)
+        self.assertEqual(len(emb.domain.attributes), 512)
+        labels = self.get_output(self.widget.Outputs.labels)
+        self.assertIn("label 3", [v.name for v in labels.domain.metas])
+        settings = self.widget.settingsHandler.pack_data(self.widget)
+        restored = self.create_widget(OWLocalEmbedder, stored_settings=settings)
+        self.assertEqual((restored.squeezenet_layer, restored.top_k), (1, 3))
+
+    def test_bad_custom_model_is_an_error_and_canvas_goes_on(self):
+        self.widget.model_index = MODEL_KEYS.index("custom")
+        self.widget.custom_path = os.path.abspath(__file__)
+        self.send_signal(self.widget.Inputs.data, self.data[:2])
+        self.wait_until_finished(timeout=60_000)
+        self.assertTrue(self.widget.Error.model.is_shown())
+        self.assertIn("not a model", str(self.widget.Error.model))
+        self.assertIsNone(self.get_output(self.widget.Outputs.embeddings))
+        self.widget.custom_path = ""
+        self.widget.commit.now()
+        self.assertTrue(self.widget.Error.no_custom_model.is_shown())
+
+    def test_no_image_column(self):
+        data = Table.from_numpy(Domain([ContinuousVariable("x")]), np.zeros((2, 1)))
+        self.send_signal(self.widget.Inputs.data, data)
+        self.assertTrue(self.widget.Error.no_image_column.is_shown())
+        self.assertIsNone(self.get_output(self.widget.Outputs.embeddings))
