@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # capability not built yet
         module.register(subparsers)
+    for sub in subparsers.choices.values():  # -q also after the subcommand
+        sub.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                         help="no progress output")
     return parser
 
 
