@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py
 
 demo: $(STAMP)
 	mkdir -p $(DEMO_OUT)
-	$(VENV)/bin/geophoto exif $(SAMPLES) -o $(DEMO_OUT)/geotags.csv
-	@echo "Outputs: $(DEMO_OUT)/geotags.csv"
+	$(VENV)/bin/geophoto photos2kml $(SAMPLES) -o $(DEMO_OUT)/venice.kmz \
+		--table $(DEMO_OUT)/venice-photos.csv --time-line
+	@echo "Outputs: $(DEMO_OUT)/venice.kmz (open in Google Earth) and" \
+		"$(DEMO_OUT)/venice-photos.csv (positions, times, places, labels)"
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest tests -q

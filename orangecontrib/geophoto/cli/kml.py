@@ -1,0 +1,64 @@
+"""``geophoto kml IN -o OUT.kml|.kmz|.geojson|.gpkg [--name TEMPLATE] [--group COLUMN]``."""
+import sys
+
+from orangecontrib.geophoto.cli.common import TerminalProgress
+
+
+def add_export_options(parser):
+    """Options shared by ``kml`` and ``photos2kml``."""
+    parser.add_argument("--name", default="", metavar="TEMPLATE",
+                        help='placemark name from columns, e.g. "{name} - {place}" (default: '
+                             "the embedder's name, else the place, else the file name)")
+    parser.add_argument("--group", metavar="COLUMN", help="a folder per value of this column")
+    parser.add_argument("--thumbnail", type=int, default=320, metavar="PX",
+                        help="thumbnail size in KMZ balloons (default 320; 0: none)")
+    parser.add_argument("--time-line", action="store_true",
+                        help="a line joining the photos in time order")
+    privacy = parser.add_mutually_exclusive_group()
+    privacy.add_argument("--coarsen", type=float, default=0, metavar="METRES",
+                         help="privacy: snap positions to a grid of this size")
+    privacy.add_argument("--to-place", action="store_true",
+                         help="privacy: move positions to the nearest GeoNames place")
+
+
+def options_from_args(args, document_name="Photos"):
+    from orangecontrib.geophoto.export import ExportOptions
+    return ExportOptions(name_template=args.name, group=args.group,
+                         thumbnail_size=args.thumbnail, time_line=args.time_line,
+                         privacy_grid_m=args.coarsen, privacy_to_place=args.to_place,
+                         document_name=document_name)
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "kml", help="export a table with coordinates to KML/KMZ, GeoJSON or GeoPackage",
+        description="Write placemarks for Google Earth (KML, or KMZ with thumbnails), or "
+                    "points as GeoJSON/GeoPackage, from a table with latitude/longitude "
+                    "(or predicted ones) and, optionally, an image column.")
+    parser.add_argument("input", metavar="IN", help="table (.csv, .tab or .pkl)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="OUT.kml, OUT.kmz, OUT.geojson or OUT.gpkg")
+    add_export_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import os
+    from orangecontrib.geophoto.export import export
+    from orangecontrib.geophoto.tables import read_table
+    data = read_table(args.input)
+    progress = TerminalProgress("exporting", args.quiet)
+    name = os.path.splitext(os.path.basename(args.input))[0]
+    summary = export(data, args.output, options_from_args(args, name), on_progress=progress)
+    progress.done()
+    report(summary, args.quiet)
+    return 0
+
+
+def report(summary, quiet):
+    if quiet:
+        return
+    line = f"{summary.placemarks} placemarks written to {summary.path}"
+    if summary.without_position:
+        line += f"; {summary.without_position} rows without a position left out"
+    print(line, file=sys.stderr)
