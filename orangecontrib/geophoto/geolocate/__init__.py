@@ -1,0 +1,192 @@
+"""Geo Classifier core: learn where photos are taken from geotagged examples, predict it for
+new photos with a calibrated error radius, and evaluate by cross-validation (no Qt).
+
+    >>> model = train(embeddings_with_coordinates)          # auto: tuned inside the rows
+    >>> located = predict_table(model, new_photo_embeddings)
+    >>> scores, per_photo = evaluate(embeddings_with_coordinates)
+"""
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+from Orange.base import Model
+
+from orangecontrib.geophoto.geolocate.learners import (  # noqa: F401
+    METHODS, GeoModel, fit_geolocator,
+)
+from orangecontrib.geophoto.geolocate.metrics import error_metrics, haversine_km
+from orangecontrib.geophoto.progress import no_progress, scaled
+
+LAT_PRED = "latitude (predicted)"
+LON_PRED = "longitude (predicted)"
+UNCERTAINTY = "uncertainty (m)"
+CELL = "cell"
+ERROR = "error (m)"
+
+
+def feature_columns(data):
+    """The features a model learns from: continuous attributes other than coordinates,
+    times and the columns we add (embeddings are hidden attributes, and count)."""
+    skip = {"latitude", "longitude", LAT_PRED, LON_PRED, UNCERTAINTY, ERROR,
+            "altitude (m)", "place distance (km)"}
+    return [v for v in data.domain.attributes
+            if v.is_continuous and not v.is_time and v.name not in skip
+            and not v.name.lower().startswith(("lat", "lon", "lng"))]
+
+
+class TrainingData(NamedTuple):
+    X: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    names: list
+    skipped: int          # rows without coordinates or features
+
+
+def training_data(data, lat_var=None, lon_var=None) -> TrainingData:
+    """Rows with coordinates and features; coordinates out of range are an error."""
+    from orangecontrib.geophoto.tables import coordinates, find_lat_lon
+    if lat_var is None or lon_var is None:
+        lat_var, lon_var = find_lat_lon(data)
+    if lat_var is None:
+        raise ValueError("the training data has no latitude and longitude columns")
+    features = feature_columns(data)
+    if not features:
+        raise ValueError("the training data has no feature columns (embed the photos "
+                         "first, e.g. with the Local Embedder)")
+    latlon = coordinates(data, lat_var, lon_var)
+    with np.errstate(invalid="ignore"):
+        bad = (np.abs(latlon[:, 0]) > 90) | (np.abs(latlon[:, 1]) > 180)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} training rows have coordinates out of range "
+                         "(latitude beyond ±90 or longitude beyond ±180); check the columns")
+    X = np.column_stack([data.get_column(v).astype(float) for v in features])
+    ok = np.isfinite(latlon).all(1) & np.isfinite(X).all(1)
+    return TrainingData(X[ok], latlon[ok, 0], latlon[ok, 1], [v.name for v in features],
+                        int((~ok).sum()))
+
+
+def train(data, method="auto", lat_var=None, lon_var=None, folds=3,
+          on_progress=None, should_stop=None, **params) -> GeoModel:
+    t = training_data(data, lat_var, lon_var)
+    model = fit_geolocator(t.X, t.lat, t.lon, t.names, method, folds, on_progress,
+                           should_stop, **params)
+    model.skipped = t.skipped
+    return model
+
+
+def photo_features(model: GeoModel, data) -> np.ndarray:
+    names = {v.name: v for v in data.domain.attributes}
+    missing = [n for n in model.feature_names if n not in names]
+    if missing:
+        raise ValueError(f"the photos lack {len(missing)} of the model's "
+                         f"{len(model.feature_names)} features (e.g. {missing[0]}): embed "
+                         "them with the same model and layer as the training photos")
+    return np.column_stack([data.get_column(names[n]).astype(float)
+                            for n in model.feature_names])
+
+
+def predict_table(model: GeoModel, data, top: int = 0):
+    """``data`` plus the predicted columns (rows without features get missing values);
+    ``error (m)`` when the photos carry true coordinates."""
+    from Orange.data import ContinuousVariable, StringVariable
+    from orangecontrib.geophoto.tables import append_columns, coordinates, find_lat_lon
+    X = photo_features(model, data)
+    n = len(data)
+    ok = np.isfinite(X).all(1)
+    lat, lon, radius = (np.full(n, np.nan) for _ in range(3))
+    cell = [""] * n
+    candidates = [[] for _ in range(n)]
+    if ok.any():
+        p = model.predict(X[ok], top)
+        lat[ok], lon[ok], radius[ok] = p.latitude, p.longitude, p.uncertainty
+        for i, c in zip(np.flatnonzero(ok), p.cell):
+            cell[i] = c
+        if p.candidates:
+            for i, c in zip(np.flatnonzero(ok), p.candidates):
+                candidates[i] = c
+    attributes = [(ContinuousVariable(LAT_PRED, number_of_decimals=6), lat),
+                  (ContinuousVariable(LON_PRED, number_of_decimals=6), lon),
+                  (ContinuousVariable(UNCERTAINTY, number_of_decimals=0), radius)]
+    metas = [(StringVariable(CELL), cell)]
+    for j in range(top):
+        metas += [(ContinuousVariable(f"candidate {j + 1} lat.", number_of_decimals=6),
+                   [c[j][0] if len(c) > j else np.nan for c in candidates]),
+                  (ContinuousVariable(f"candidate {j + 1} long.", number_of_decimals=6),
+                   [c[j][1] if len(c) > j else np.nan for c in candidates]),
+                  (ContinuousVariable(f"candidate {j + 1} probability",
+                                      number_of_decimals=3),
+                   [c[j][2] if len(c) > j else np.nan for c in candidates])]
+    true_lat, true_lon = _true_coordinates(data)
+    if true_lat is not None:
+        latlon = coordinates(data, true_lat, true_lon)
+        metas.append((ContinuousVariable(ERROR, number_of_decimals=0),
+                      haversine_km(latlon[:, 0], latlon[:, 1], lat, lon) * 1000))
+    out = append_columns(data, attributes=attributes, metas=metas)
+    out.name = data.name
+    return out
+
+
+def _true_coordinates(data):
+    names = {v.name: v for v in (*data.domain.variables, *data.domain.metas)
+             if v.is_continuous}
+    if "latitude" in names and "longitude" in names:
+        return names["latitude"], names["longitude"]
+    return None, None
+
+
+class Evaluation(NamedTuple):
+    scores: dict          # error_metrics of the held-out predictions
+    latitude: np.ndarray  # per training photo, predicted out of fold
+    longitude: np.ndarray
+    errors_m: np.ndarray
+    coverage: float       # share of photos inside their 68% radius
+
+
+def evaluate(data, method="auto", folds=5, lat_var=None, lon_var=None,
+             on_progress: Callable[[float], None] = None,
+             should_stop: Callable[[], bool] = None) -> Evaluation:
+    """k-fold cross-validation: each fold is predicted by a model (tuned, for auto, inside
+    the other folds only) that never saw it."""
+    from orangecontrib.geophoto.geolocate.learners import fold_indices
+    on_progress = on_progress or no_progress
+    t = training_data(data, lat_var, lon_var)
+    n = len(t.lat)
+    plat, plon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    parts = fold_indices(n, folds, seed=1)
+    for i, test in enumerate(parts):
+        train_rows = np.setdiff1d(np.arange(n), test)
+        model = fit_geolocator(t.X[train_rows], t.lat[train_rows], t.lon[train_rows],
+                               t.names, method, 3, scaled(on_progress, i / folds,
+                                                          (i + 1) / folds), should_stop)
+        p = model.predict(t.X[test])
+        plat[test], plon[test], radius[test] = p.latitude, p.longitude, p.uncertainty
+    errors = haversine_km(t.lat, t.lon, plat, plon) * 1000
+    on_progress(1.0)
+    return Evaluation(error_metrics(errors), plat, plon, errors,
+                      float(np.mean(errors <= radius)))
+
+
+def evaluation_table(evaluation: Evaluation):
+    """The scores as a one-column Orange table (metric names as a meta)."""
+    from Orange.data import ContinuousVariable, Domain, StringVariable, Table
+    names = list(evaluation.scores) + ["within the 68% radius"]
+    values = list(evaluation.scores.values()) + [evaluation.coverage]
+    domain = Domain([ContinuousVariable("value", number_of_decimals=3)],
+                    metas=[StringVariable("metric")])
+    table = Table.from_numpy(domain, np.array(values, float)[:, None],
+                             metas=np.array(names, dtype=object)[:, None])
+    table.name = "Evaluation"
+    return table
+
+
+
+class GeoPhotoModel(Model):
+    """The model as an Orange ``Model``, so Save Model / Load Model (pickle) carry it;
+    calling it on photos gives the predictions table."""
+
+    def __init__(self, geo_model: GeoModel, domain=None):
+        super().__init__(domain)
+        self.geo_model = geo_model
+        self.name = f"Geo Classifier ({geo_model.method})"
+
+    def __call__(self, data, *args, **kwargs):  # pylint: disable=arguments-differ
+        return predict_table(self.geo_model, data)

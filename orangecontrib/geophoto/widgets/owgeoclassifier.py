@@ -1,0 +1,224 @@
+"""Geo Classifier widget: a thin Qt face over ``orangecontrib.geophoto.geolocate``."""
+from typing import NamedTuple, Optional
+
+from Orange.base import Model
+from Orange.data import ContinuousVariable, DiscreteVariable, Table
+from Orange.misc import DistMatrix
+from Orange.widgets import gui
+from Orange.widgets.settings import ContextSetting, DomainContextHandler, Setting
+from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
+from Orange.widgets.utils.itemmodels import DomainModel
+from Orange.widgets.utils.widgetpreview import WidgetPreview
+from Orange.widgets.widget import Input, Msg, Output, OWWidget
+
+from orangecontrib.geophoto.geolocate import (
+    METHODS, GeoPhotoModel, evaluate, evaluation_table, feature_columns, predict_table,
+    train,
+)
+from orangecontrib.geophoto.geolocate.places import (
+    place_probabilities, place_similarity, rank_places, train_places,
+)
+from orangecontrib.geophoto.progress import Cancelled, scaled
+from orangecontrib.geophoto.tables import find_lat_lon
+
+METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
+                 "Nearest neighbours", "Regression (tangent plane)"]
+
+
+class Result(NamedTuple):
+    predictions: Optional[Table] = None
+    evaluation: Optional[Table] = None
+    model: Optional[Model] = None
+    place_distances: Optional[DistMatrix] = None
+    place_ranking: Optional[Table] = None
+    summary: str = ""
+    skipped: int = 0
+
+
+def run_training(data, photos, method, lat_var, lon_var, place_var, liked_var,
+                 do_evaluate, top, state: TaskState) -> Result:
+    progress = lambda f: state.set_progress_value(100 * f)  # noqa: E731
+    stop = state.is_interruption_requested
+    if place_var is not None:
+        model = train_places(data, place_var)
+        target = photos if photos is not None else data
+        ranking = rank_places(model, data, liked_var) if liked_var is not None else None
+        return Result(place_probabilities(model, target), None, None,
+                      place_similarity(model, data, place_var), ranking,
+                      f"{len(model.places)} places")
+    evaluation, summary = None, ""
+    if do_evaluate:
+        ev = evaluate(data, METHODS[method], 5, lat_var, lon_var,
+                      scaled(progress, 0, 0.7), stop)
+        evaluation = evaluation_table(ev)
+        summary = (f"Cross-validated: mean {ev.scores['mean error (m)']:.0f} m, median "
+                   f"{ev.scores['median error (m)']:.0f} m, "
+                   f"{100 * ev.scores['within 100 m']:.0f}% within 100 m, "
+                   f"{100 * ev.coverage:.0f}% inside the 68% radius.\n")
+    model = train(data, METHODS[method], lat_var, lon_var,
+                  on_progress=scaled(progress, 0.7 if do_evaluate else 0, 1), should_stop=stop)
+    summary += f"Model: {model.method} {model.params or ''}".rstrip()
+    predictions = predict_table(model, photos, top) if photos is not None else None
+    return Result(predictions, evaluation, GeoPhotoModel(model), None, None, summary,
+                  model.skipped)
+
+
+class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
+    name = "Geo Classifier"
+    description = ("Learns where photos are taken from geotagged examples and predicts it "
+                   "for new photos, with an error radius.")
+    icon = "icons/GeoClassifier.svg"
+    priority = 30
+    keywords = "geolocation, geolocate, where, predict location, planet, cells, knn, place"
+    want_main_area = False
+    resizing_enabled = False
+
+    class Inputs:
+        data = Input("Data", Table, default=True)
+        photos = Input("Photos", Table)
+
+    class Outputs:
+        predictions = Output("Predictions", Table, default=True)
+        evaluation = Output("Evaluation", Table)
+        model = Output("Model", Model, dynamic=False)
+        place_distances = Output("Place Distances", DistMatrix, dynamic=False)
+        place_ranking = Output("Place Ranking", Table)
+
+    class Error(OWWidget.Error):
+        no_target = Msg("Training data needs latitude/longitude or a place column.")
+        no_features = Msg("Training data has no features (embed the photos first).")
+        failed = Msg("{}")
+
+    class Warning(OWWidget.Warning):
+        skipped = Msg("{} training rows without coordinates or features were skipped.")
+
+    settingsHandler = DomainContextHandler()
+    lat_var = ContextSetting(None)
+    lon_var = ContextSetting(None)
+    place_var = ContextSetting(None)
+    liked_var = ContextSetting(None)
+    method = Setting(0)
+    do_evaluate = Setting(True)
+    top_k = Setting(0)
+    auto_apply = Setting(True)
+
+    def __init__(self):
+        OWWidget.__init__(self)
+        ConcurrentWidgetMixin.__init__(self)
+        self.data: Optional[Table] = None
+        self.photos: Optional[Table] = None
+        self.result: Optional[Result] = None
+
+        box = gui.vBox(self.controlArea, "Target")
+        self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable)
+        for attr, label in (("lat_var", "Latitude:"), ("lon_var", "Longitude:")):
+            gui.comboBox(box, self, attr, label=label, orientation="horizontal",
+                         model=self.coord_model, callback=self.commit.deferred)
+        self.place_model = DomainModel(DomainModel.MIXED, valid_types=DiscreteVariable,
+                                       placeholder="(coordinates)")
+        gui.comboBox(box, self, "place_var", label="Or a place column:",
+                     orientation="horizontal", model=self.place_model,
+                     callback=self.commit.deferred)
+        self.liked_model = DomainModel(DomainModel.MIXED, placeholder="(none)",
+                                       valid_types=(DiscreteVariable, ContinuousVariable))
+        gui.comboBox(box, self, "liked_var", label="Liked/disliked:",
+                     orientation="horizontal", model=self.liked_model,
+                     callback=self.commit.deferred)
+
+        box = gui.vBox(self.controlArea, "Method")
+        gui.radioButtons(box, self, "method", btnLabels=METHOD_LABELS,
+                         callback=self.commit.deferred)
+        gui.checkBox(box, self, "do_evaluate", "Cross-validate (5 folds) for Evaluation",
+                     callback=self.commit.deferred)
+        gui.spin(box, self, "top_k", 0, 10, label="Candidate locations per photo:",
+                 callback=self.commit.deferred, controlWidth=50)
+        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
+        self.info_label.setWordWrap(True)
+        gui.auto_apply(self.buttonsArea, self)
+
+    @Inputs.data
+    def set_data(self, data: Optional[Table]):
+        self.closeContext()
+        self.data = data
+        domain = data.domain if data is not None else None
+        for model in (self.coord_model, self.place_model, self.liked_model):
+            model.set_domain(domain)
+        self.lat_var, self.lon_var = find_lat_lon(data) if data is not None else (None, None)
+        self.place_var = self.liked_var = None
+        if data is not None:
+            self.openContext(data)
+
+    @Inputs.photos
+    def set_photos(self, photos: Optional[Table]):
+        self.photos = photos
+
+    def handleNewSignals(self):
+        self.commit.now()
+
+    @gui.deferred
+    def commit(self):
+        self.Error.clear()
+        self.Warning.clear()
+        self.result = None
+        if self.data is None or not len(self.data):
+            self.cancel()
+            self._send(Result())
+            self.info_label.setText("No data.")
+            return
+        if not feature_columns(self.data):
+            self.Error.no_features()
+            self._send(Result())
+            return
+        if self.place_var is None and (self.lat_var is None or self.lon_var is None):
+            self.Error.no_target()
+            self._send(Result())
+            return
+        self.info_label.setText("Training…")
+        self.start(run_training, self.data, self.photos, self.method, self.lat_var,
+                   self.lon_var, self.place_var, self.liked_var, self.do_evaluate,
+                   self.top_k)
+
+    def on_done(self, result: Result):
+        self.result = result
+        self.Warning.skipped(result.skipped, shown=result.skipped > 0)
+        self.info_label.setText(result.summary)
+        self._send(result)
+
+    def on_exception(self, ex: Exception):
+        if isinstance(ex, Cancelled):
+            return
+        self.Error.failed(str(ex))
+        self.info_label.setText("No model.")
+        self._send(Result())
+
+    def on_partial_result(self, _):
+        pass
+
+    def _send(self, result: Result):
+        self.Outputs.predictions.send(result.predictions)
+        self.Outputs.evaluation.send(result.evaluation)
+        self.Outputs.model.send(result.model)
+        self.Outputs.place_distances.send(result.place_distances)
+        self.Outputs.place_ranking.send(result.place_ranking)
+
+    def send_report(self):
+        if self.data is None:
+            return
+        target = (f"place: {self.place_var.name}" if self.place_var is not None else
+                  f"{getattr(self.lat_var, 'name', '?')}, {getattr(self.lon_var, 'name', '?')}")
+        self.report_items("Settings", (("Target", target),
+                                       ("Method", METHOD_LABELS[self.method]),
+                                       ("Cross-validation", "5 folds" if self.do_evaluate
+                                        else "off")))
+        if self.result is not None:
+            self.report_paragraph("Result", self.result.summary)
+            if self.result.evaluation is not None:
+                self.report_data("Evaluation", self.result.evaluation)
+
+    def onDeleteWidget(self):
+        self.shutdown()
+        super().onDeleteWidget()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    WidgetPreview(OWGeoClassifier).run()
