@@ -1,0 +1,70 @@
+"""Geo Classifier widget on real Venice photos embedded in the test."""
+import os
+import pickle
+
+import numpy as np
+from Orange.data import ContinuousVariable, Domain, Table
+from Orange.widgets.tests.base import WidgetTest
+
+from orangecontrib.geophoto.embedders import embed_table
+from orangecontrib.geophoto.tables import append_columns, table_from_paths
+from orangecontrib.geophoto.widgets.owgeoclassifier import OWGeoClassifier
+from tests.conftest import VENICE
+from tests.exif_fixtures import venice_labels
+
+
+class TestOWGeoClassifier(WidgetTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        rows = venice_labels(n=120)
+        data = table_from_paths([os.path.join(VENICE, "images", r[0]) for r in rows])
+        data = append_columns(data, attributes=[
+            (ContinuousVariable("latitude"), [r[1] for r in rows]),
+            (ContinuousVariable("longitude"), [r[2] for r in rows])])
+        cls.embedded = embed_table(data, layer="fire9", top_k=0, cache=False).embeddings
+        # photos to locate: features only, no coordinates
+        domain = cls.embedded.domain
+        cls.photos = cls.embedded[100:].transform(
+            Domain(domain.attributes[2:], metas=domain.metas))
+
+    def setUp(self):
+        self.widget = self.create_widget(OWGeoClassifier)
+
+    def test_predictions_evaluation_and_model(self):
+        self.widget.method = 2  # nearest neighbours: quick
+        self.send_signal(self.widget.Inputs.data, self.embedded[:100])
+        self.send_signal(self.widget.Inputs.photos, self.photos)
+        predictions = self.get_output(self.widget.Outputs.predictions, wait=120_000)
+        self.assertEqual(len(predictions), len(self.photos))
+        from orangecontrib.geo.utils import find_lat_lon
+        lat, lon = find_lat_lon(predictions, filter_hidden=True)
+        self.assertEqual((lat.name, lon.name),
+                         ("latitude (predicted)", "longitude (predicted)"))
+        self.assertTrue(np.isfinite(predictions.get_column("uncertainty (m)")).all())
+        evaluation = self.get_output(self.widget.Outputs.evaluation)
+        self.assertIn("mean error (m)", list(evaluation.get_column("metric")))
+        model = pickle.loads(pickle.dumps(self.get_output(self.widget.Outputs.model)))
+        self.assertEqual(len(model(self.photos)), len(self.photos))
+        self.assertIn("Cross-validated", self.widget.info_label.text())
+        self.widget.send_report()
+
+    def test_errors_and_settings(self):
+        no_features = self.embedded.transform(Domain(self.embedded.domain.attributes[:2]))
+        self.send_signal(self.widget.Inputs.data, no_features)
+        self.assertTrue(self.widget.Error.no_features.is_shown())
+        self.assertIsNone(self.get_output(self.widget.Outputs.predictions))
+        self.widget.do_evaluate = False
+        self.widget.method = 3
+        settings = self.widget.settingsHandler.pack_data(self.widget)
+        restored = self.create_widget(OWGeoClassifier, stored_settings=settings)
+        self.assertEqual((restored.do_evaluate, restored.method), (False, 3))
+
+    def test_mismatched_features_is_an_error(self):
+        self.widget.method, self.widget.do_evaluate = 2, False
+        self.send_signal(self.widget.Inputs.data, self.embedded[:100])
+        wrong = Table.from_numpy(Domain([ContinuousVariable("x")]), np.zeros((2, 1)))
+        self.send_signal(self.widget.Inputs.photos, wrong)
+        self.wait_until_finished(timeout=60_000)
+        self.assertTrue(self.widget.Error.failed.is_shown())
+        self.assertIn("features", str(self.widget.Error.failed))
