@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.geophoto-installed
 DEMO_OUT := demo-output
-SAMPLES := orangecontrib/geophoto/datasets/photos
+SAMPLES := workflows/photos
 
 .PHONY: demo test canvas doc bench clean
 

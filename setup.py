@@ -76,8 +76,8 @@ if __name__ == "__main__":
         package_dir={"orangecontrib.geophoto.tutorials": "workflows"},
         package_data={
             "orangecontrib.geophoto": ["data/*"],
-            "orangecontrib.geophoto.datasets": ["*.md", "photos/*"],
-            "orangecontrib.geophoto.tutorials": ["*.ows", "*.md"],
+            "orangecontrib.geophoto.embedders": ["*.tsv"],
+            "orangecontrib.geophoto.tutorials": ["*.ows", "*.md", "photos/*"],
             "orangecontrib.geophoto.widgets": ["icons/*.svg"],
         },
         data_files=documentation_files(),

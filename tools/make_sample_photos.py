@@ -1,4 +1,4 @@
-"""Build the bundled sample photos (orangecontrib/geophoto/datasets/photos) from
+"""Build the bundled sample photos (workflows/photos) from
 ../shared/data/venice: copies of a few photos with the coordinates their authors recorded
 written into GPS EXIF, plus illustrative capture times, and one photo left without GPS.
 
@@ -14,8 +14,7 @@ from fractions import Fraction
 import piexif
 
 VENICE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "venice")
-OUT = os.path.join(os.path.dirname(__file__), "..", "orangecontrib", "geophoto",
-                   "datasets", "photos")
+OUT = os.path.join(os.path.dirname(__file__), "..", "workflows", "photos")
 CHOSEN = ["0.jpg", "47.jpg", "74.jpg", "1268.jpg", "1538.jpg", "1808.jpg", "2078.jpg",
           "2348.jpg"]
 WITHOUT_GPS = "1003.jpg"

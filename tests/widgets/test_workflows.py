@@ -29,7 +29,7 @@ def test_workflow_runs_without_errors(registry, path):
     from AnyQt.QtTest import QSignalSpy
     from orangecanvas.scheme.node import UserMessage
     from orangewidget.workflow.widgetsscheme import WidgetsScheme
-    from orangewidget.tests.base import excepthook_catch
+    from orangewidget.tests.utils import excepthook_catch
     scheme = WidgetsScheme()
     scheme.set_runtime_env("basedir", os.path.dirname(path))
     manager = scheme.signal_manager
@@ -49,6 +49,10 @@ def test_workflow_runs_without_errors(registry, path):
         assert errors == []
         geophoto = [w for w in widgets if type(w).__module__.startswith("orangecontrib.geophoto")]
         assert geophoto, "the example uses no geophoto widget"
+        # every geophoto widget that computes something has computed it
+        idle = [type(w).__name__ for w in geophoto
+                if hasattr(w, "result") and w.result is None]
+        assert idle == []
     finally:
         scheme.clear()
         scheme.deleteLater()

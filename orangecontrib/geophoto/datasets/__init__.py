@@ -1,7 +1,14 @@
-"""Small bundled sample photos for the demo, example workflows and tests."""
+"""The bundled sample photos, for the demo, tests and scripts.
+
+They live beside the example workflows (``workflows/photos``, installed as the tutorials
+package) so that Import Images finds them relative to the workflow file when a tutorial is
+opened from Help → Examples.
+"""
 import os
 
-SAMPLE_PHOTOS = os.path.join(os.path.dirname(__file__), "photos")
+import orangecontrib.geophoto.tutorials as _tutorials
+
+SAMPLE_PHOTOS = os.path.join(os.path.dirname(_tutorials.__file__), "photos")
 
 
 def sample_photo_paths():
