@@ -61,6 +61,8 @@ def decode_image(data: bytes, size: Tuple[int, int]) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if im.format == "JPEG" and _truncated_jpeg(data):
+                raise ImageError("corrupt or truncated image: the JPEG data ends early")
             if im.format == "JPEG":
                 im.draft("RGB", size)  # DCT scaling: decode no more pixels than needed
             im = ImageOps.exif_transpose(im)
@@ -73,6 +75,12 @@ def decode_image(data: bytes, size: Tuple[int, int]) -> np.ndarray:
         raise ImageError(f"refused as a decompression bomb: {ex}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as ex:
         raise ImageError(f"corrupt or truncated image: {str(ex)[:150]}") from None
+
+
+def _truncated_jpeg(data: bytes) -> bool:
+    """No end-of-image marker after the scan data. Checked here because Image Analytics
+    sets Pillow's global LOAD_TRUNCATED_IMAGES, which would embed a half-grey photo."""
+    return data.rfind(b"\xff\xd9") < data.find(b"\xff\xda")
 
 
 def _to_rgb(im):

@@ -78,11 +78,12 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
                      "Uncertainty circles of predicted positions",
                      callback=self._options_changed)
         privacy = gui.radioButtons(box, self, "privacy", box="Privacy",
-                                   btnLabels=["Exact positions", "Coarsen to a grid of",
-                                              "Move to the nearest place (GeoNames)"],
                                    callback=self._options_changed)
+        gui.appendRadioButton(privacy, "Exact positions")
+        gui.appendRadioButton(privacy, "Coarsen to a grid of")
         gui.spin(gui.indentedBox(privacy), self, "privacy_grid_m", 10, 100_000, step=100,
-                 label="metres", callback=self._options_changed)
+                 label="metres:", callback=self._options_changed)
+        gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
         self.summary: Optional[ExportSummary] = None
 
     def _options_changed(self):
