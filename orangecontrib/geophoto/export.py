@@ -68,6 +68,13 @@ def positions(data):
     return lat, lon, "predicted" in lat_var.name
 
 
+def _export_positions(data, options: "ExportOptions"):
+    """Positions after the privacy option, and the rows that have one."""
+    lat, lon, predicted = positions(data)
+    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
+    return lat, lon, predicted, np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+
+
 def coarsen(lat: np.ndarray, lon: np.ndarray, grid_m: float = 0, to_place: bool = False):
     """Privacy: snap positions to the centre of a grid cell of ``grid_m`` metres, or move
     them to the nearest GeoNames place, so shared maps do not reveal homes."""
@@ -202,9 +209,7 @@ def write_kml(data, path: str, options: ExportOptions = None,
     ext = os.path.splitext(path)[1].lower()
     if ext not in KML_EXTENSIONS:
         raise ValueError(f"{path}: KML export writes .kml or .kmz")
-    lat, lon, predicted = positions(data)
-    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
-    located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    lat, lon, predicted, located = _export_positions(data, options)
     names = placemark_names(data, options.name_template)
     cells = column_cells(data, _balloon_columns(data, options.balloon_columns))
     image_var = find_image_column(data)
@@ -331,9 +336,7 @@ def write_vector(data, path: str, options: ExportOptions = None,
     ext = os.path.splitext(path)[1].lower()
     if ext not in VECTOR_EXTENSIONS:
         raise ValueError(f"{path}: vector export writes .geojson or .gpkg")
-    lat, lon, _ = positions(data)
-    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
-    located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    lat, lon, _, located = _export_positions(data, options)
     check_stop(should_stop)
     columns = {}
     for var in _visible_columns(data):

@@ -5,18 +5,18 @@ from typing import NamedTuple, Optional
 import numpy as np
 from AnyQt.QtWidgets import QFileDialog, QStyle
 
-from Orange.data import DiscreteVariable, StringVariable, Table
+from Orange.data import Table
 from Orange.widgets import gui
 from Orange.widgets.settings import ContextSetting, DomainContextHandler, Setting
 from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
-from Orange.widgets.utils.itemmodels import DomainModel
 from Orange.widgets.utils.localization import pl
 from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg, Output, OWWidget
 
 from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag_table
 from orangecontrib.geophoto.progress import Cancelled
-from orangecontrib.geophoto.tables import find_image_column, image_column_candidates, subset
+from orangecontrib.geophoto.widgets.common import image_column_combo, set_image_data
+from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
 
 
@@ -88,10 +88,7 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
         self.track_data: Optional[Table] = None
         self.result: Optional[Result] = None
 
-        self.image_model = DomainModel(DomainModel.METAS,
-                                       valid_types=(StringVariable, DiscreteVariable))
-        gui.comboBox(self.controlArea, self, "image_var", box="Image column",
-                     model=self.image_model, callback=self.commit.deferred)
+        image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Photos without GPS")
         gui.checkBox(box, self, "use_track", "Place by GPS track (Track input or GPX file)",
@@ -120,14 +117,7 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
     # --- inputs ------------------------------------------------------------------------
     @Inputs.data
     def set_data(self, data: Optional[Table]):
-        self.closeContext()
-        self.data = data
-        self.image_model.set_domain(data.domain if data is not None else None)
-        candidates = image_column_candidates(data)
-        self.image_var = find_image_column(data) if data is not None else None
-        self.Error.no_image_column(shown=data is not None and not candidates)
-        if data is not None and candidates:
-            self.openContext(data)
+        set_image_data(self, data)
 
     @Inputs.track
     def set_track(self, track: Optional[Table]):

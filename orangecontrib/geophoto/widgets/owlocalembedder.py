@@ -4,11 +4,10 @@ from typing import Optional
 
 from AnyQt.QtWidgets import QFileDialog, QStyle
 
-from Orange.data import DiscreteVariable, StringVariable, Table
+from Orange.data import Table
 from Orange.widgets import gui
 from Orange.widgets.settings import ContextSetting, DomainContextHandler, Setting
 from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
-from Orange.widgets.utils.itemmodels import DomainModel
 from Orange.widgets.utils.localization import pl
 from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg, Output, OWWidget
@@ -17,7 +16,7 @@ from orangecontrib.geophoto.embedders import (
     BUILTIN, EmbedResult, ModelError, embed_table, load_model, tensorflow_problem,
 )
 from orangecontrib.geophoto.progress import Cancelled
-from orangecontrib.geophoto.tables import find_image_column, image_column_candidates
+from orangecontrib.geophoto.widgets.common import image_column_combo, set_image_data
 
 CUSTOM = "custom"
 MODEL_KEYS = list(BUILTIN) + [CUSTOM]
@@ -79,10 +78,7 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
         self.data: Optional[Table] = None
         self.result: Optional[EmbedResult] = None
 
-        self.image_model = DomainModel(DomainModel.METAS,
-                                       valid_types=(StringVariable, DiscreteVariable))
-        gui.comboBox(self.controlArea, self, "image_var", box="Image column",
-                     model=self.image_model, callback=self.commit.deferred)
+        image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Model")
         gui.comboBox(box, self, "model_index", items=MODEL_LABELS,
@@ -156,14 +152,7 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
     # --- inputs and work ---------------------------------------------------------------
     @Inputs.data
     def set_data(self, data: Optional[Table]):
-        self.closeContext()
-        self.data = data
-        self.image_model.set_domain(data.domain if data is not None else None)
-        candidates = image_column_candidates(data)
-        self.image_var = find_image_column(data) if data is not None else None
-        self.Error.no_image_column(shown=data is not None and not candidates)
-        if data is not None and candidates:
-            self.openContext(data)
+        set_image_data(self, data)
         self.commit.now()
 
     @gui.deferred
