@@ -9,6 +9,7 @@
   times its ancestors'); the point is the probability-weighted mean of the best cells'
   photo centroids.
 - ``regression``: ridge regression of positions on a local tangent plane (small regions).
+- ``knn+cells``: the neighbours' weights times their cells' probabilities (to a power).
 - ``auto``: chooses among these and their settings by k-fold cross-validation inside the
   training rows only.
 
@@ -25,7 +26,7 @@ import numpy as np
 from orangecontrib.geophoto.geolocate.metrics import EARTH_RADIUS_KM, haversine_km
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
 
-METHODS = ("auto", "cells", "knn", "regression")
+METHODS = ("auto", "cells", "knn", "regression", "knn+cells")
 R_M = EARTH_RADIUS_KM * 1000
 
 
@@ -124,9 +125,13 @@ class KNNLocator(Locator):
         sims, idx = self.neighbours(X, self.k)
         return self.predict_from_neighbours(sims, idx, top)
 
-    def predict_from_neighbours(self, sims, idx, top=0) -> Prediction:
+    def predict_from_neighbours(self, sims, idx, top=0, prior=None) -> Prediction:
+        """``prior``: per-neighbour factors multiplied into the weights (the combined
+        method's cell probabilities)."""
         sims, idx = sims[:, :self.k], idx[:, :self.k]
         w = np.exp((sims - sims[:, :1]) / self.temperature)
+        if prior is not None:
+            w = w * prior[:, :self.k]
         pts = self.points[idx]
         centre = geometric_median(pts, w)
         lat, lon = from_unit(centre)
@@ -176,6 +181,8 @@ class CellLocator(Locator):
             on_progress((i + 1) / len(self.partitions))
         if not self.levels:
             raise ValueError("too few photos or places for the cell partition")
+        fine = self.levels[-1][0]
+        self.relations = [nesting(fine, partition) for partition, _, _ in self.levels[:-1]]
         return self
 
     def probabilities(self, X):
@@ -185,14 +192,10 @@ class CellLocator(Locator):
         fine_partition, fine_clf, centroids = self.levels[-1]
         probs = np.zeros((len(Z), len(fine_partition.cells)))
         probs[:, fine_clf.classes_] = fine_clf.predict_proba(Z)
-        from orangecontrib.geophoto.geolocate.cells import parent_ids
-        for partition, clf, _ in self.levels[:-1]:
+        for (partition, clf, _), related in zip(self.levels[:-1], self.relations):
             coarse = np.zeros((len(Z), len(partition.cells)))
             coarse[:, clf.classes_] = clf.predict_proba(Z)
-            for k, (cell, level) in enumerate(zip(fine_partition.cells, fine_partition.levels)):
-                parent = partition.assign(np.array([cell], dtype=np.uint64))[0] \
-                    if level >= partition.levels.min() else -1
-                probs[:, k] *= coarse[:, parent] if parent >= 0 else 1.0
+            probs *= np.maximum(coarse @ related.T, 1e-12)
         probs /= np.maximum(probs.sum(1, keepdims=True), 1e-300)
         return probs, fine_partition, centroids
 
@@ -200,8 +203,7 @@ class CellLocator(Locator):
         from orangecontrib.geophoto.geolocate.cells import token
         probs, partition, centroids = self.probabilities(X)
         best = np.argsort(-probs, axis=1)[:, :5]
-        p = np.take_along_axis(probs, best, axis=1)
-        centre = (p[..., None] * centroids[best]).sum(1) / p.sum(1, keepdims=True)
+        centre = probs @ centroids  # probability-weighted over every cell
         lat, lon = from_unit(centre)
         spread = (probs * np.linalg.norm(centroids[None] - centre[:, None], axis=2)).sum(1)
         cells = [token(partition.cells[b[0]]) for b in best]
@@ -211,6 +213,20 @@ class CellLocator(Locator):
             candidates = [[(clat[j], clon[j], float(probs[i, j])) for j in best[i, :top]]
                           for i in range(len(best))]
         return Prediction(lat, lon, spread, cells, candidates)
+
+
+def nesting(fine, coarse) -> np.ndarray:
+    """(fine cells x coarse cells) 1 where one cell contains the other: a fine cell's
+    parent, or, where the coarse partition went deeper, the coarse cells inside it."""
+    from orangecontrib.geophoto.geolocate.cells import parent_ids
+    related = np.zeros((len(fine.cells), len(coarse.cells)))
+    for i, (f, lf) in enumerate(zip(fine.cells, fine.levels)):
+        for j, (c, lc) in enumerate(zip(coarse.cells, coarse.levels)):
+            if lc <= lf:
+                related[i, j] = parent_ids(np.array([f], np.uint64), int(lc))[0] == c
+            else:
+                related[i, j] = parent_ids(np.array([c], np.uint64), int(lf))[0] == f
+    return related
 
 
 class RegressionLocator(Locator):
@@ -245,13 +261,45 @@ class RegressionLocator(Locator):
         return Prediction(lat, lon, np.full(len(lat), self.residual), [""] * len(lat))
 
 
+class CombinedLocator(Locator):
+    """Nearest neighbours weighted also by the cells classifier: each neighbour's weight
+    is exp(sim/T) times its cell's probability to the power ``beta``. Retrieval finds the
+    exact spot of near-duplicates; the cells' view of the whole training set discounts
+    neighbours from unlikely parts of the map."""
+    name = "knn+cells"
+
+    def __init__(self, k: int = 20, temperature: float = 0.05, beta: float = 0.5):
+        self.k, self.temperature, self.beta = k, temperature, beta
+
+    def params(self):
+        return {"k": self.k, "temperature": self.temperature, "beta": self.beta}
+
+    def fit(self, X, lat, lon, on_progress=None, should_stop=None):
+        self.knn = KNNLocator(self.k, self.temperature).fit(X, lat, lon)
+        self.cells = CellLocator().fit(X, lat, lon, on_progress, should_stop)
+        return self
+
+    def prior(self, X, idx):
+        probs, partition, _ = self.cells.probabilities(X)
+        labels = partition.labels[idx]
+        cell_p = np.take_along_axis(probs, np.maximum(labels, 0), axis=1)
+        return np.where(labels >= 0, cell_p, 1e-3) ** self.beta
+
+    def predict(self, X, top=0) -> Prediction:
+        sims, idx = self.knn.neighbours(X, self.k)
+        prediction = self.knn.predict_from_neighbours(sims, idx, top, self.prior(X, idx))
+        prediction.cell = self.cells.predict(X).cell
+        return prediction
+
+
 def make_locator(method: str, **params) -> Locator:
-    return {"knn": KNNLocator, "cells": CellLocator,
-            "regression": RegressionLocator}[method](**params)
+    return {"knn": KNNLocator, "cells": CellLocator, "regression": RegressionLocator,
+            "knn+cells": CombinedLocator}[method](**params)
 
 
-AUTO_CANDIDATES = ([("knn", {"k": k, "temperature": t}) for k in (1, 5, 10, 20)
-                    for t in (0.02, 0.05, 0.1)]
+KNN_GRID = [{"k": k, "temperature": t} for k in (1, 5, 10, 20, 40) for t in (0.02, 0.05, 0.1)]
+AUTO_CANDIDATES = ([("knn", p) for p in KNN_GRID]
+                   + [("knn+cells", {**p, "beta": 0.5}) for p in KNN_GRID if p["k"] > 1]
                    + [("cells", {}), ("regression", {})])
 
 
@@ -272,24 +320,38 @@ def out_of_fold(method, params, X, lat, lon, folds, should_stop=None) -> Predict
     return Prediction(plat, plon, spread, [""] * n)
 
 
-def _knn_grid_out_of_fold(X, lat, lon, folds, should_stop):
-    """All kNN settings share one neighbour search per fold."""
-    knn_params = [p for m, p in AUTO_CANDIDATES if m == "knn"]
+def _neighbour_grid_out_of_fold(X, lat, lon, folds, should_stop, with_cells=True):
+    """All kNN and knn+cells settings share one neighbour search and one cells model per
+    fold."""
+    grid = [c for c in AUTO_CANDIDATES if c[0] in ("knn", "knn+cells")
+            and (with_cells or c[0] == "knn")]
     n = len(lat)
-    results = {i: [np.full(n, np.nan) for _ in range(3)] for i in range(len(knn_params))}
-    kmax = max(p["k"] for p in knn_params)
+    results = [[np.full(n, np.nan) for _ in range(3)] for _ in grid]
+    kmax = max(p["k"] for _, p in grid)
     for test in fold_indices(n, folds):
         check_stop(should_stop)
         train = np.setdiff1d(np.arange(n), test)
-        base = KNNLocator(kmax).fit(X[train], lat[train], lon[train])
-        sims, idx = base.neighbours(X[test], kmax)
-        for i, params in enumerate(knn_params):
-            base.k, base.temperature = params["k"], params["temperature"]
-            p = base.predict_from_neighbours(sims, idx)
-            for arr, values in zip(results[i], (p.latitude, p.longitude, p.spread)):
+        base = CombinedLocator(kmax, beta=1.0)
+        base.knn = KNNLocator(kmax).fit(X[train], lat[train], lon[train])
+        sims, idx = base.knn.neighbours(X[test], kmax)
+        cell_prior = None
+        if with_cells:
+            try:
+                base.cells = CellLocator().fit(X[train], lat[train], lon[train])
+                cell_prior = base.prior(X[test], idx)
+            except ValueError:  # too few photos for a partition: kNN settings only
+                pass
+        for (name, params), arrays in zip(grid, results):
+            if name == "knn+cells" and cell_prior is None:
+                continue
+            base.knn.k, base.knn.temperature = params["k"], params["temperature"]
+            prior = cell_prior ** params["beta"] if name == "knn+cells" else None
+            p = base.knn.predict_from_neighbours(sims, idx, prior=prior)
+            for arr, values in zip(arrays, (p.latitude, p.longitude, p.spread)):
                 arr[test] = values
-    return [(("knn", params), Prediction(*results[i], [""] * n))
-            for i, params in enumerate(knn_params)]
+    return [((name, params), Prediction(*arrays, [""] * n))
+            for (name, params), arrays in zip(grid, results)
+            if np.isfinite(arrays[0]).all()]
 
 
 class Calibration:
@@ -350,9 +412,10 @@ def fit_geolocator(X: np.ndarray, lat: np.ndarray, lon: np.ndarray, feature_name
         raise ValueError(f"unknown method {method}; use one of {', '.join(METHODS)}")
     scores = {}
     if method == "auto":
-        runs = _knn_grid_out_of_fold(X, lat, lon, folds, should_stop)
+        runs = _neighbour_grid_out_of_fold(X, lat, lon, folds, should_stop)
         on_progress(0.3)
-        for i, (name, p) in enumerate([c for c in AUTO_CANDIDATES if c[0] != "knn"]):
+        for i, (name, p) in enumerate([c for c in AUTO_CANDIDATES
+                                       if c[0] in ("cells", "regression")]):
             try:
                 runs.append(((name, p), out_of_fold(name, p, X, lat, lon, folds,
                                                     should_stop)))
