@@ -22,7 +22,8 @@ from orangecontrib.geophoto.progress import Cancelled, scaled
 from orangecontrib.geophoto.tables import find_lat_lon
 
 METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
-                 "Nearest neighbours", "Regression (tangent plane)"]
+                 "Nearest neighbours", "Regression (tangent plane)",
+                 "Neighbours weighted by cells"]
 
 
 class Result(NamedTuple):
