@@ -17,7 +17,6 @@ from orangecontrib.geophoto.embedders.imagenet import imagenet_classes
 from orangecontrib.geophoto.embedders.pipeline import decode_image
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import table_from_paths
-from tests.conftest import venice_or_skip
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from Orange.data import ContinuousVariable, DiscreteVariable, Domain, Table
+from Orange.data import ContinuousVariable, DiscreteVariable, Domain
 
 from orangecontrib.geophoto.embedders import embed_table
 from orangecontrib.geophoto.geolocate import (

@@ -9,7 +9,7 @@ be decoded exactly is missing.
 import math
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Callable, List, Optional, Sequence
@@ -405,5 +405,3 @@ def geotag_table(data, image_var=None, *, placement=None,
     out.name = data.name
     return out
 
-
-GEOTAG_FIELDS = [f.name for f in fields(GeoTag)]

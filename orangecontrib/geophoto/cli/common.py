@@ -5,7 +5,7 @@ import time
 from typing import Iterable, List, Optional
 
 from orangecontrib.geophoto.tables import (
-    IMAGE_EXTENSIONS, TABLE_EXTENSIONS, read_table, write_table,
+    IMAGE_EXTENSIONS, TABLE_EXTENSIONS, write_table,
 )
 
 
@@ -44,10 +44,6 @@ def save_output(table, output: Optional[str]) -> None:
     if os.path.splitext(output)[1].lower() not in TABLE_EXTENSIONS:
         raise ValueError(f"{output}: output must end in {', '.join(TABLE_EXTENSIONS)}")
     write_table(table, output)
-
-
-def load_input(path: str):
-    return read_table(path)
 
 
 class TerminalProgress:

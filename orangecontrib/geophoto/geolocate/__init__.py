@@ -5,7 +5,7 @@ new photos with a calibrated error radius, and evaluate by cross-validation (no 
     >>> located = predict_table(model, new_photo_embeddings)
     >>> scores, per_photo = evaluate(embeddings_with_coordinates)
 """
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
 import numpy as np
 from Orange.base import Model
@@ -88,7 +88,7 @@ def predict_table(model: GeoModel, data, top: int = 0):
     """``data`` plus the predicted columns (rows without features get missing values);
     ``error (m)`` when the photos carry true coordinates."""
     from Orange.data import ContinuousVariable, StringVariable
-    from orangecontrib.geophoto.tables import append_columns, coordinates, find_lat_lon
+    from orangecontrib.geophoto.tables import append_columns, coordinates
     X = photo_features(model, data)
     n = len(data)
     ok = np.isfinite(X).all(1)
