@@ -80,6 +80,9 @@ def test_tables_round_trip_by_extension(tmp_path, ext):
     assert list(back.get_column("image")) == list(table.get_column("image"))
     assert find_image_column(back).name == "image"
     assert [f for f in os.listdir(tmp_path)] == [f"out{ext}"]  # no temporary left over
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not private like a temp file
 
 
 def test_csv_has_one_plain_header_row(tmp_path):

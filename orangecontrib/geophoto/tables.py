@@ -188,6 +188,15 @@ def subset(data: Table, mask: np.ndarray, name: Optional[str] = None) -> Optiona
 
 # --- files --------------------------------------------------------------------------------
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 @contextmanager
 def atomic_path(path: str):
     """Yield a temporary path in the destination's folder and rename it onto ``path`` only
@@ -198,6 +207,8 @@ def atomic_path(path: str):
     os.close(fd)
     try:
         yield tmp
+        if os.path.exists(tmp):  # mkstemp makes it private; give it a normal file's mode
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
