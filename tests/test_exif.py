@@ -318,3 +318,15 @@ def test_rational_helper_accepts_pillow_rationals():
     assert rational_to_float(IFDRational(3, 4)) == 0.75
     assert math.isnan(rational_to_float(IFDRational(0, 0)))
     assert rational(0.5) == (1, 2)
+
+
+def test_odd_maker_notes_do_not_disturb_the_position(tmp_path):
+    name, lat, lon = venice_labels(n=1)[0]
+    for i, note in enumerate((os.urandom(3000), b"Nikon\x00\x02\x10\x00\x00MM\x00*" + b"\xff" * 64,
+                              b"")):
+        path = copy_venice(tmp_path, name, f"note{i}.jpg")
+        write_exif(path, gps=gps_ifd(lat, lon), exif={piexif.ExifIFD.MakerNote: note})
+        tag = read_geotag(path)
+        assert tag.error == ""
+        assert (tag.latitude, tag.longitude) == (pytest.approx(lat, abs=1e-6),
+                                                 pytest.approx(lon, abs=1e-6))
