@@ -30,7 +30,10 @@ canvas: $(STAMP)
 	$(PY) -m Orange.canvas
 
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_exif.py
+	$(PY) bench/bench_embed.py --models
+	$(PY) bench/bench_geolocate.py
+	$(PY) bench/bench_geocode.py
 
 doc: $(STAMP)
 	$(PY) -m pip install -q -r doc/requirements.txt
