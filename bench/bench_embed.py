@@ -51,6 +51,7 @@ def image_analytics(paths):
     from orangecontrib.imageanalytics.image_embedder import ImageEmbedder
     from orangecontrib.geophoto.tables import table_from_paths
     with ImageEmbedder(model="squeezenet") as embedder:
+        embedder.clear_cache()  # its persistent cache would otherwise answer a re-run
         embedder(table_from_paths(paths), col="image")
 
 

@@ -73,3 +73,41 @@ class TestOWLocalEmbedder(WidgetTest):
         self.send_signal(self.widget.Inputs.data, data)
         self.assertTrue(self.widget.Error.no_image_column.is_shown())
         self.assertIsNone(self.get_output(self.widget.Outputs.embeddings))
+
+
+WITHOUT_TENSORFLOW = r"""
+import sys
+sys.modules["tensorflow"] = None          # any `import tensorflow` now raises ImportError
+from Orange.widgets.tests.base import WidgetTest
+from orangecontrib.geophoto.datasets import sample_photo_paths
+from orangecontrib.geophoto.tables import table_from_paths
+from orangecontrib.geophoto.widgets.owexifgeotag import OWExifGeotag
+from orangecontrib.geophoto.widgets.owlocalembedder import OWLocalEmbedder
+
+class T(WidgetTest):
+    def runTest(self):
+        data = table_from_paths(sample_photo_paths()[:2])
+        embedder = self.create_widget(OWLocalEmbedder)
+        self.send_signal(embedder.Inputs.data, data, widget=embedder)
+        assert embedder.Error.tensorflow.is_shown()
+        assert "TensorFlow cannot be imported" in str(embedder.Error.tensorflow)
+        assert self.get_output(embedder.Outputs.embeddings, widget=embedder) is None
+        geotag = self.create_widget(OWExifGeotag)   # the rest of the add-on still works
+        self.send_signal(geotag.Inputs.data, data, widget=geotag)
+        out = self.get_output(geotag.Outputs.data, widget=geotag, wait=30_000)
+        assert out is not None and len(out) == 2
+        print("OK")
+
+T.setUpClass()
+T().runTest()
+"""
+
+
+def test_tensorflow_import_failure_is_an_error_in_this_widget_only():
+    import subprocess
+    import sys
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("OK"), done.stderr[-2000:]
