@@ -149,3 +149,155 @@ def test_cancelled_or_failed_export_leaves_no_file(tmp_path, photos):
     assert existing.read_text() == "old"
     with pytest.raises(ValueError, match="latitude and longitude"):
         export(table_from_paths(["a.jpg"]), str(tmp_path / "x.kml"))
+
+
+# --- schema, escaping, thumbnails, predicted rows, privacy -------------------------------
+
+def _schemas():
+    import pykml
+    from lxml import etree
+    folder = os.path.join(os.path.dirname(pykml.__file__), "schemas")
+    return [etree.XMLSchema(etree.parse(os.path.join(folder, name)))
+            for name in ("ogckml22.xsd", "kml22gx.xsd")]
+
+
+def _assert_valid(document: bytes):
+    from lxml import etree
+    tree = etree.fromstring(document)
+    for schema in _schemas():
+        assert schema.validate(tree), [str(e) for e in schema.error_log][:5]
+
+
+def _predicted_table():
+    lat, lon = ContinuousVariable("latitude"), ContinuousVariable("longitude")
+    plat, plon = ContinuousVariable("latitude (predicted)"), \
+        ContinuousVariable("longitude (predicted)")
+    radius = ContinuousVariable("uncertainty (m)")
+    x = np.array([[45.4375, 12.3358, 45.44, 12.33, 800.0],      # true position
+                  [np.nan, np.nan, 46.0569, 14.5058, 1500.0],   # predicted only
+                  [np.nan, np.nan, np.nan, np.nan, np.nan]])    # nothing
+    return Table.from_numpy(Domain([lat, lon, plat, plon, radius]), x)
+
+
+def test_kml_and_kmz_validate_against_the_ogc_and_google_schemas(tmp_path, photos):
+    kml, kmz = str(tmp_path / "p.kml"), str(tmp_path / "p.kmz")
+    options = ExportOptions(group="cluster", time_line=True, thumbnail_size=64)
+    export(photos, kml, options)
+    export(photos, kmz, options)
+    with open(kml, "rb") as f:
+        _assert_valid(f.read())
+    with zipfile.ZipFile(kmz) as archive:
+        assert archive.namelist()[0] == "doc.kml"
+        _assert_valid(archive.read("doc.kml"))
+    circles = str(tmp_path / "c.kml")
+    export(_predicted_table(), circles)
+    with open(circles, "rb") as f:
+        _assert_valid(f.read())
+
+
+NASTY = ['<b>bold</b> & "quotes" \'too\' &amp; &lt;',
+         "x<![CDATA[y]]></name><description><script>alert(1)</script></description>",
+         "tab\there\x01control"]
+
+
+def test_names_stay_literal_and_balloons_carry_no_markup(tmp_path, photos):
+    from html.parser import HTMLParser
+    from Orange.data import StringVariable
+    note = StringVariable("note")
+    values = [NASTY[i % len(NASTY)] for i in range(len(photos))]
+    table = append_columns(photos, metas=[(note, values)])
+    rows = _located(table)
+    for ext in (".kml", ".kmz"):
+        path = str(tmp_path / f"nasty{ext}")
+        export(table, path, ExportOptions(name_template="{note}", thumbnail_size=32))
+        source = f"/vsizip/{path}/doc.kml" if ext == ".kmz" else path
+        names = list(pyogrio.read_dataframe(source)["Name"])
+        expected = [values[r].replace("\x01", "") for r in rows]
+        assert names == expected
+        if ext == ".kmz":
+            with zipfile.ZipFile(path) as archive:
+                root = ET.fromstring(archive.read("doc.kml"))
+        else:
+            root = ET.parse(path).getroot()
+        placemarks = list(root.iter(f"{{{KML_NS['k']}}}Placemark"))
+        assert [p.findtext("k:name", namespaces=KML_NS) for p in placemarks] == expected
+        for placemark in placemarks:
+            tags = []
+
+            class Tags(HTMLParser):
+                def handle_starttag(self, tag, attrs):
+                    tags.append(tag)
+
+            Tags().feed(placemark.findtext("k:description", namespaces=KML_NS))
+            assert set(tags) <= {"img", "br", "table", "tr", "th", "td"}
+
+
+def _rotated_photo(folder):
+    """A real sample photo re-saved with EXIF orientation 6 (rotate 90 degrees)."""
+    from PIL import Image
+    source = next(p for p, lat in zip(sample_photo_paths(), _sample_latitudes()) if lat == lat)
+    target = os.path.join(folder, "rotated.jpg")
+    with Image.open(source) as im:
+        exif = im.getexif()
+        exif[0x0112] = 6
+        im.save(target, exif=exif)
+        return target, im.size
+
+
+def _sample_latitudes():
+    return geotag_table(table_from_paths(sample_photo_paths())).get_column("latitude")
+
+
+def test_kmz_thumbnails_are_exif_rotated_and_carry_no_gps(tmp_path):
+    from PIL import Image
+    photo, (width, height) = _rotated_photo(str(tmp_path))
+    table = geotag_table(table_from_paths([photo]))
+    path = str(tmp_path / "rotated.kmz")
+    export(table, path, ExportOptions(thumbnail_size=100))
+    with zipfile.ZipFile(path) as archive:
+        (thumb,) = [n for n in archive.namelist() if n.startswith("files/")]
+        with archive.open(thumb) as f, Image.open(f) as im:
+            assert max(im.size) == 100
+            assert (im.size[0] > im.size[1]) == (height > width)  # turned upright
+            assert not im.getexif().get_ifd(0x8825)  # no GPS in the shared archive
+
+
+def test_rows_fall_back_to_predicted_positions_with_circles(tmp_path):
+    from orangecontrib.geophoto.export import positions
+    table = _predicted_table()
+    lat, lon, predicted = positions(table)
+    assert list(predicted) == [False, True, False]
+    path = str(tmp_path / "mixed.kml")
+    summary = export(table, path)
+    assert (summary.placemarks, summary.predicted, summary.without_position) == (2, 1, 1)
+    frame = pyogrio.read_dataframe(path)
+    points = frame[frame.geometry.geom_type == "Point"]
+    polygons = frame[frame.geometry.geom_type == "Polygon"]
+    np.testing.assert_allclose(sorted(points.geometry.y), sorted(lat[:2]))
+    assert len(polygons) == 1  # only the predicted row gets its circle
+    ring = np.array(polygons.geometry.iloc[0].exterior.coords)
+    d = haversine_km(lat[1], lon[1], ring[:, 1], ring[:, 0]) * 1000
+    np.testing.assert_allclose(d, table.get_column("uncertainty (m)")[1], rtol=1e-3)
+    export(table, path, ExportOptions(uncertainty_circles=False))
+    frame = pyogrio.read_dataframe(path)
+    assert (frame.geometry.geom_type == "Point").all()
+
+
+def test_privacy_reaches_balloons_and_attribute_tables(tmp_path, photos):
+    rows = _located(photos)
+    exact = [f"{x:.8g}" for x in photos.get_column("latitude")[rows]]
+    options = ExportOptions(privacy_grid_m=2000, thumbnail_size=0)
+    kml = str(tmp_path / "private.kml")
+    export(photos, kml, options)
+    text = open(kml, encoding="utf-8").read()
+    assert not any(value in text for value in exact)
+    assert "place distance" not in text
+    gpkg = str(tmp_path / "private.gpkg")
+    export(photos, gpkg, options)
+    import geopandas
+    frame = geopandas.read_file(gpkg)
+    np.testing.assert_allclose(frame["latitude"], frame.geometry.y)
+    assert "place distance (km)" not in frame.columns
+    moved = haversine_km(photos.get_column("latitude")[rows], photos.get_column(
+        "longitude")[rows], frame.geometry.y.to_numpy(), frame.geometry.x.to_numpy())
+    assert (moved * 1000 <= 2000).all() and (moved > 0).all()

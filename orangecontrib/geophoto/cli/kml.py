@@ -12,6 +12,12 @@ def add_export_options(parser):
     parser.add_argument("--group", metavar="COLUMN", help="a folder per value of this column")
     parser.add_argument("--thumbnail", type=int, default=320, metavar="PX",
                         help="thumbnail size in KMZ balloons (default 320; 0: none)")
+    parser.add_argument("--column", action="append", dest="balloon_columns",
+                        metavar="COLUMN",
+                        help="a column in the balloons' table (repeat for more; default: "
+                             "every visible column)")
+    parser.add_argument("--no-circles", action="store_true",
+                        help="no uncertainty circles around predicted positions")
     parser.add_argument("--time-line", action="store_true",
                         help="a line joining the photos in time order")
     privacy = parser.add_mutually_exclusive_group()
@@ -23,8 +29,14 @@ def add_export_options(parser):
 
 def options_from_args(args, document_name="Photos"):
     from orangecontrib.geophoto.export import ExportOptions
+    if not 0 <= args.thumbnail <= 4096:
+        raise ValueError("--thumbnail must be between 0 and 4096 pixels")
+    if args.coarsen < 0:
+        raise ValueError("--coarsen must be a positive number of metres")
     return ExportOptions(name_template=args.name, group=args.group,
                          thumbnail_size=args.thumbnail, time_line=args.time_line,
+                         balloon_columns=args.balloon_columns,
+                         uncertainty_circles=not args.no_circles,
                          privacy_grid_m=args.coarsen, privacy_to_place=args.to_place,
                          document_name=document_name)
 
@@ -59,6 +71,8 @@ def report(summary, quiet):
     if quiet:
         return
     line = f"{summary.placemarks} placemarks written to {summary.path}"
+    if summary.predicted:
+        line += f" ({summary.predicted} at predicted positions)"
     if summary.without_position:
         line += f"; {summary.without_position} rows without a position left out"
     print(line, file=sys.stderr)

@@ -1,22 +1,32 @@
 """KML Export widget: Orange's save-widget face over ``orangecontrib.geophoto.export``.
 
-Writing thumbnails for many photos takes a while, so the export runs on a worker thread with
-a progress bar; a new input or closing the widget cancels it, and a cancelled export leaves
-no file (the core writes to a temporary file and renames it only when complete).
+OWSaveBase gives the file dialog, the format filters, the relative path kept with the
+workflow and auto-save on new data; its ``do_save`` is only expected to start saving, so it
+starts the export on a worker thread (ConcurrentWidgetMixin) with a progress bar. A new
+input, a new save or closing the widget cancels a running export, and a cancelled export
+leaves no file (the core writes a temporary file and renames it only when complete).
 """
-from typing import Optional
+from typing import List, Optional
 
-from Orange.data import Table
+import numpy as np
+from AnyQt.QtWidgets import QListView
+
+from Orange.data import Table, Variable
 from Orange.widgets import gui
-from Orange.widgets.settings import Setting
+from Orange.widgets.settings import ContextSetting, DomainContextHandler, Setting
 from Orange.widgets.utils.concurrent import ConcurrentWidgetMixin, TaskState
+from Orange.widgets.utils.itemmodels import VariableListModel
 from Orange.widgets.utils.localization import pl
 from Orange.widgets.utils.save.owsavebase import OWSaveBase
 from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg
 
 from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export, positions
+from orangecontrib.geophoto.export.table import visible_columns
 from orangecontrib.geophoto.progress import Cancelled
+from orangecontrib.geophoto.tables import find_image_column
+
+MAX_GROUPS = 60  # a string column with more distinct values is no use as folders
 
 
 def run_export(data: Table, path: str, options: ExportOptions,
@@ -24,6 +34,21 @@ def run_export(data: Table, path: str, options: ExportOptions,
     return export(data, path, options,
                   on_progress=lambda f: state.set_progress_value(100 * f),
                   should_stop=state.is_interruption_requested)
+
+
+def group_candidates(data: Optional[Table]) -> List[Variable]:
+    """Discrete columns, and text columns with few values (place, country, name)."""
+    if data is None:
+        return []
+    image_var = find_image_column(data)
+    result = []
+    for var in (*data.domain.variables, *data.domain.metas):
+        if var.attributes.get("hidden") or var is image_var:
+            continue
+        if var.is_discrete or var.is_string and len(data) and \
+                len(set(data.get_column(var))) <= MAX_GROUPS:
+            result.append(var)
+    return result
 
 
 class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
@@ -49,9 +74,12 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
 
     class Information(OWSaveBase.Information):
         saved = Msg("Saved {} to {}.")
+        predicted = Msg("{} at a predicted position (with its uncertainty circle).")
 
+    settingsHandler = DomainContextHandler()
     name_template = Setting("")
-    group_column = Setting("")
+    group_var: Optional[Variable] = ContextSetting(None)
+    balloon_vars: List[Variable] = ContextSetting([])
     thumbnail_size = Setting(320)
     time_line = Setting(False)
     uncertainty_circles = Setting(True)
@@ -59,17 +87,19 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
     privacy_grid_m = Setting(1000)
 
     def __init__(self):
-        OWSaveBase.__init__(self, start_row=1)
+        OWSaveBase.__init__(self, start_row=3)
         ConcurrentWidgetMixin.__init__(self)
+        self.summary: Optional[ExportSummary] = None
         box = gui.vBox(None, "Placemarks")
         self.grid.addWidget(box, 0, 0, 1, 2)
         gui.lineEdit(box, self, "name_template", label="Name template:",
                      orientation="horizontal",
                      placeholderText="default: {name}, else {place}, else file name",
                      callback=self._options_changed)
-        self.group_combo = gui.comboBox(box, self, "group_column", label="Folders by:",
-                                        orientation="horizontal", sendSelectedValue=True,
-                                        items=[""], callback=self._options_changed)
+        self.group_model = VariableListModel(placeholder="(no folders)")
+        self.group_combo = gui.comboBox(box, self, "group_var", label="Folders by:",
+                                        orientation="horizontal", model=self.group_model,
+                                        callback=self._options_changed)
         gui.spin(box, self, "thumbnail_size", 0, 1600, step=40,
                  label="Thumbnail size (px, 0: none):", callback=self._options_changed)
         gui.checkBox(box, self, "time_line", "Line joining photos in time order",
@@ -77,14 +107,21 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         gui.checkBox(box, self, "uncertainty_circles",
                      "Uncertainty circles of predicted positions",
                      callback=self._options_changed)
-        privacy = gui.radioButtons(box, self, "privacy", box="Privacy",
+        balloon = gui.vBox(None, "Balloon columns (none selected: all)")
+        self.grid.addWidget(balloon, 1, 0, 1, 2)
+        self.balloon_model = VariableListModel()
+        self.balloon_view = gui.listView(
+            balloon, self, "balloon_vars", model=self.balloon_model,
+            selectionMode=QListView.ExtendedSelection, callback=self._options_changed)
+        self.balloon_view.setMaximumHeight(140)
+        privacy = gui.radioButtons(None, self, "privacy", box="Privacy",
                                    callback=self._options_changed)
+        self.grid.addWidget(privacy, 2, 0, 1, 2)
         gui.appendRadioButton(privacy, "Exact positions")
         gui.appendRadioButton(privacy, "Coarsen to a grid of")
         gui.spin(gui.indentedBox(privacy), self, "privacy_grid_m", 10, 100_000, step=100,
                  label="metres:", callback=self._options_changed)
         gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
-        self.summary: Optional[ExportSummary] = None
 
     def _options_changed(self):
         if self.auto_save and self.filename and self.data is not None:
@@ -93,40 +130,43 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
     @Inputs.data
     def set_data(self, data: Optional[Table]):
         self.cancel()
+        self.closeContext()
         self.data = data
-        columns = [""]
+        self.summary = None
+        self.group_model[:] = [None] + group_candidates(data)
+        self.balloon_model[:] = visible_columns(data) if data is not None else []
+        self.group_var, self.balloon_vars = None, []
         if data is not None:
-            columns += [v.name for v in (*data.domain.variables, *data.domain.metas)
-                        if v.is_discrete or (v.is_string and v.name in
-                                             ("place", "country", "admin1", "name"))]
-        self.group_combo.clear()
-        self.group_combo.addItems(columns)
-        if self.group_column not in columns:
-            self.group_column = ""
-        self.group_combo.setCurrentText(self.group_column)
+            self.openContext(data)
         self.on_new_input()
 
     def update_messages(self):
         super().update_messages()
         self.Error.no_coordinates.clear()
         self.Warning.without_position.clear()
+        self.Information.predicted.clear()
         if self.data is None:
             return
         try:
-            lat, lon, _ = positions(self.data)
+            lat, lon, predicted = positions(self.data)
         except ValueError:
             self.Error.no_coordinates()
             return
-        missing = int(((lat != lat) | (lon != lon)).sum())
+        missing = int((~(np.isfinite(lat) & np.isfinite(lon))).sum())
         self.Warning.without_position(f"{missing} {pl(missing, 'row')}", shown=missing > 0)
+        guessed = int(predicted.sum())
+        self.Information.predicted(f"{guessed} {pl(guessed, 'photo')}", shown=guessed > 0)
 
     def options(self) -> ExportOptions:
-        return ExportOptions(name_template=self.name_template.strip(),
-                             group=self.group_column or None,
-                             thumbnail_size=self.thumbnail_size, time_line=self.time_line,
-                             uncertainty_circles=self.uncertainty_circles,
-                             privacy_grid_m=self.privacy_grid_m if self.privacy == 1 else 0,
-                             privacy_to_place=self.privacy == 2)
+        return ExportOptions(
+            name_template=self.name_template.strip(),
+            group=self.group_var.name if self.group_var is not None else None,
+            thumbnail_size=self.thumbnail_size, time_line=self.time_line,
+            balloon_columns=[v.name for v in self.balloon_vars] or None,
+            uncertainty_circles=self.uncertainty_circles,
+            privacy_grid_m=self.privacy_grid_m if self.privacy == 1 else 0,
+            privacy_to_place=self.privacy == 2,
+            document_name=getattr(self.data, "name", "") or "Photos")
 
     def do_save(self):
         self.Error.export_failed.clear()
@@ -141,9 +181,8 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
                                summary.path)
 
     def on_exception(self, ex: Exception):
-        if isinstance(ex, Cancelled):
-            return
-        self.Error.export_failed(str(ex))
+        if not isinstance(ex, Cancelled):
+            self.Error.export_failed(str(ex))
 
     def on_partial_result(self, _):
         pass
@@ -152,14 +191,18 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         self.report_items((
             ("File", self.filename or "not set"),
             ("Name template", self.name_template or "default"),
-            ("Folders by", self.group_column or "none"),
+            ("Folders by", self.group_var.name if self.group_var is not None else "none"),
             ("Thumbnails", f"{self.thumbnail_size} px" if self.thumbnail_size else "none"),
+            ("Balloon columns", ", ".join(v.name for v in self.balloon_vars) or "all"),
             ("Time line", "yes" if self.time_line else "no"),
+            ("Uncertainty circles", "yes" if self.uncertainty_circles else "no"),
             ("Privacy", ["exact positions", f"grid of {self.privacy_grid_m} m",
-                         "nearest place"][self.privacy])))
+                         "nearest GeoNames place"][self.privacy])))
         if self.summary is not None:
-            self.report_paragraph("Last export", f"{self.summary.placemarks} placemarks, "
-                                  f"{self.summary.without_position} rows without a position")
+            self.report_paragraph(
+                "Last export", f"{self.summary.placemarks} placemarks "
+                f"({self.summary.predicted} predicted), "
+                f"{self.summary.without_position} rows without a position left out")
 
     def onDeleteWidget(self):
         self.shutdown()
