@@ -1,4 +1,4 @@
-"""`geophoto photos2kml` (the whole seed script) and `geophoto kml`, end to end offline."""
+"""`geophoto photos2kml`: the whole seed script, end to end offline."""
 import csv
 import zipfile
 
@@ -27,18 +27,3 @@ def test_photos2kml_on_the_sample_photos(tmp_path, monkeypatch):
         rows = list(csv.DictReader(f))
     assert len(rows) == 8 and all(r["country"] == "Italy" for r in rows)
 
-
-def test_kml_from_table_with_group_and_geojson(tmp_path):
-    geotags = str(tmp_path / "g.csv")
-    assert main(["-q", "exif", SAMPLE_PHOTOS, "-o", geotags]) == 0
-    out = str(tmp_path / "g.kml")
-    assert main(["-q", "kml", geotags, "-o", out, "--group", "camera model",
-                 "--name", "{camera make}"]) == 0
-    frame = pyogrio.read_dataframe(out, layer="Venice set")
-    assert set(frame["Name"]) == {"Sample"}
-    assert main(["-q", "kml", geotags, "-o", str(tmp_path / "g.geojson"),
-                 "--coarsen", "1000"]) == 0
-    import geopandas
-    points = geopandas.read_file(str(tmp_path / "g.geojson"))
-    assert len(points) == 8 and np.isfinite(points.geometry.x).all()
-    assert main(["kml", geotags, "-o", str(tmp_path / "g.shp")]) == 1
