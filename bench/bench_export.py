@@ -1,0 +1,95 @@
+"""KML Export speed: a KMZ of 10,000 placemarks with 256 px thumbnails (goal: under 60 s).
+
+Two photo sets, each cycled to the row count (every row gets its own thumbnail; nothing is
+cached between rows):
+  venice  the Venice photos as they are (../shared/data/venice, 320 px JPEGs);
+  12mp    phone-sized 4000x3000 JPEGs made from them (the realistic case: decoding
+          dominates, Pillow's JPEG draft mode decodes at 1/8 scale).
+Positions, UTC times and labels are put in the table directly, so only the export is timed.
+The KMZ is read back with GDAL to check one point per row.
+
+    .venv/bin/python bench/bench_export.py [--rows 10000] [--size 256] [--sets venice 12mp]
+"""
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from Orange.data import ContinuousVariable, StringVariable, TimeVariable  # noqa: E402
+
+from orangecontrib.geophoto.export import ExportOptions, export  # noqa: E402
+from orangecontrib.geophoto.tables import append_columns, table_from_paths  # noqa: E402
+from tests.conftest import VENICE  # noqa: E402
+
+
+def venice_rows():
+    with open(os.path.join(VENICE, "labels.csv"), encoding="utf-8") as f:
+        return [(os.path.join(VENICE, "images", r["image"]), float(r["latitude"]),
+                 float(r["longitude"])) for r in csv.DictReader(f)]
+
+
+def big_photos(rows, folder, count=40):
+    """Phone-sized JPEGs (4000x3000, quality 90) from the first Venice photos."""
+    from PIL import Image
+    made = []
+    for i, (path, lat, lon) in enumerate(rows[:count]):
+        target = os.path.join(folder, f"big{i:03d}.jpg")
+        with Image.open(path) as im:
+            im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC) \
+                .save(target, quality=90)
+        made.append((target, lat, lon))
+    return made
+
+
+def table(rows, n):
+    picked = [rows[i % len(rows)] for i in range(n)]
+    data = table_from_paths([p for p, _, _ in picked], "bench")
+    rng = np.random.default_rng(0)
+    times = 1.6e9 + np.sort(rng.uniform(0, 3e7, n))
+    return append_columns(
+        data,
+        attributes=[(ContinuousVariable("latitude"), [lat for _, lat, _ in picked]),
+                    (ContinuousVariable("longitude"), [lon for _, _, lon in picked]),
+                    (TimeVariable("time (UTC)", have_date=1, have_time=1), times)],
+        metas=[(StringVariable("place"), ["Venice"] * n),
+               (StringVariable("name"), ["gondola / dock"] * n)])
+
+
+def run(name, rows, n, size, folder):
+    import pyogrio
+    data = table(rows, n)
+    path = os.path.join(folder, f"{name}.kmz")
+    start = time.perf_counter()
+    summary = export(data, path, ExportOptions(thumbnail_size=size, time_line=True))
+    elapsed = time.perf_counter() - start
+    points = pyogrio.read_dataframe(f"/vsizip/{path}/doc.kml")
+    assert (points.geometry.geom_type == "Point").sum() == n == summary.placemarks
+    return elapsed, os.path.getsize(path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--sets", nargs="+", default=["venice", "12mp"])
+    args = parser.parse_args()
+    rows = venice_rows()
+    print(f"| photos | rows | thumbnails | seconds | placemarks/s | KMZ size |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.sets:
+            photos = rows if name == "venice" else big_photos(rows, folder)
+            elapsed, size = run(name, photos, args.rows, args.size, folder)
+            print(f"| {name} | {args.rows:,} | {args.size} px | {elapsed:.1f} | "
+                  f"{args.rows / elapsed:,.0f} | {size / 2**20:.0f} MiB |", flush=True)
+    print(f"(cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
