@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--sets", nargs="+", default=["venice", "12mp"])
     args = parser.parse_args()
     rows = venice_rows()
-    print(f"| photos | rows | thumbnails | seconds | placemarks/s | KMZ size |")
+    print("| photos | rows | thumbnails | seconds | placemarks/s | KMZ size |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.sets:

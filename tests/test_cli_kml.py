@@ -34,7 +34,7 @@ def test_kml_with_group_name_template_and_columns(tmp_path, geotags, capsys):
                  "--column", "time (UTC)"]) == 0
     message = capsys.readouterr().err
     assert f"{located.sum()} placemarks written" in message
-    assert f"{(~located).sum()} rows without a position left out" in message
+    assert f"{(~located).sum()} row" in message and "without a position left out" in message
     models, makes = _texts(table, "camera model"), _texts(table, "camera make")
     for model in {m for m, ok in zip(models, located) if ok}:
         frame = pyogrio.read_dataframe(out, layer=model)

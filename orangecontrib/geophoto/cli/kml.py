@@ -70,9 +70,14 @@ def run(args) -> int:
 def report(summary, quiet):
     if quiet:
         return
-    line = f"{summary.placemarks} placemarks written to {summary.path}"
+    line = f"{_count(summary.placemarks, 'placemark')} written to {summary.path}"
     if summary.predicted:
         line += f" ({summary.predicted} at predicted positions)"
     if summary.without_position:
-        line += f"; {summary.without_position} rows without a position left out"
+        line += (f"; {_count(summary.without_position, 'row')} without a position "
+                 "left out")
     print(line, file=sys.stderr)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

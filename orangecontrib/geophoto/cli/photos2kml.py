@@ -35,16 +35,18 @@ def run(args) -> int:
     from orangecontrib.geophoto.export import export
     from orangecontrib.geophoto.geocode import reverse_geocode_table
     from orangecontrib.geophoto.progress import scaled
-    from orangecontrib.geophoto.tables import subset, table_from_paths, write_table
+    from orangecontrib.geophoto.tables import table_from_paths, write_table
     paths = collect_images(args.paths)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     progress = TerminalProgress("photos to KML", args.quiet)
-    table = geotag_table(table_from_paths(paths), on_progress=scaled(progress, 0, 0.1))
+    table = geotag_table(table_from_paths(paths, "Photos"),
+                         on_progress=scaled(progress, 0, 0.1))
     located = np.isfinite(table.get_column(LATITUDE))
     if not located.any():
         raise CommandError(f"none of the {len(paths)} photos has a position in its metadata")
-    table = subset(table, located, "Photos")
+    # every photo stays in the table (with the reason when it has no position); only
+    # the located ones go on the map, and the others are counted in the message
     table = reverse_geocode_table(table, online=args.online, language=args.language,
                                   on_progress=scaled(progress, 0.1, 0.3))
     try:
@@ -58,8 +60,4 @@ def run(args) -> int:
     if args.table:
         write_table(labelled, args.table)
     report(summary, args.quiet)
-    if not args.quiet and not located.all():
-        import sys
-        print(f"{int((~located).sum())} of {len(paths)} photos have no position and are not "
-              "on the map", file=sys.stderr)
     return 0

@@ -68,14 +68,15 @@ def circle(lat: float, lon: float, radius_m: float, points: int = 48):
 
 def balloon_html(cells: Dict[str, list], row: int, image_src: Optional[str],
                  size: int) -> str:
-    """A thumbnail and a table of the chosen columns; every value HTML-escaped."""
+    """A thumbnail and a table of the chosen columns that have a value in this row;
+    every value HTML-escaped."""
     parts = []
     if image_src:
         parts.append(f'<img src="{html.escape(image_src, quote=True)}" '
                      f'style="max-width:{size}px;max-height:{size}px"/><br/>')
     rows = "".join(f"<tr><th align='left'>{html.escape(name)}</th>"
                    f"<td>{html.escape(values[row])}</td></tr>"
-                   for name, values in cells.items())
+                   for name, values in cells.items() if values[row])
     parts.append(f"<table>{rows}</table>")
     return "".join(parts)
 
@@ -219,7 +220,7 @@ def write_kml(data, path: str, options: ExportOptions = None, on_progress=None,
                 on_progress(0.85 + 0.1 * step / len(located))
             container = folders[keys[row]] if keys is not None else kml
             point = container.newpoint(name=text(names[row]),
-                                       coords=[(lon[row], lat[row])])
+                                       coords=[(round(lon[row], 8), round(lat[row], 8))])
             point.description = text(balloon_html(cells, row, sources.get(row),
                                                   options.thumbnail_size))
             if keys is not None:
