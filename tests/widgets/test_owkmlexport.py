@@ -128,3 +128,10 @@ class TestOWKMLExport(WidgetTest):
         self.wait_until_finished(timeout=60_000)
         with zipfile.ZipFile(path) as kmz:
             self.assertIn("doc.kml", kmz.namelist())
+
+    def test_settings_of_version_1_load(self):
+        old = {"group_column": "cluster", "name_template": "{place}", "privacy": 2,
+               "__version__": 1}
+        widget = self.create_widget(OWKMLExport, stored_settings=old)
+        self.assertEqual((widget.name_template, widget.privacy, widget.group_var),
+                         ("{place}", 2, None))

@@ -76,6 +76,7 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         saved = Msg("Saved {} to {}.")
         predicted = Msg("{} at a predicted position (with its uncertainty circle).")
 
+    settings_version = 2
     settingsHandler = DomainContextHandler()
     name_template = Setting("")
     group_var: Optional[Variable] = ContextSetting(None)
@@ -122,6 +123,12 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         gui.spin(gui.indentedBox(privacy), self, "privacy_grid_m", 10, 100_000, step=100,
                  label="metres:", callback=self._options_changed)
         gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
+
+    @classmethod
+    def migrate_settings(cls, settings, version):
+        super().migrate_settings(settings, version)
+        if version is None or version < 2:  # the group column became a context setting
+            settings.pop("group_column", None)
 
     def _options_changed(self):
         if self.auto_save and self.filename and self.data is not None:
