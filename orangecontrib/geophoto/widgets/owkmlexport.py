@@ -9,6 +9,7 @@ leaves no file (the core writes a temporary file and renames it only when comple
 from typing import List, Optional
 
 import numpy as np
+from AnyQt.QtCore import Qt
 from AnyQt.QtWidgets import QListView
 
 from Orange.data import Table, Variable
@@ -119,9 +120,9 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
                                    callback=self._options_changed)
         self.grid.addWidget(privacy, 2, 0, 1, 2)
         gui.appendRadioButton(privacy, "Exact positions")
-        gui.appendRadioButton(privacy, "Coarsen to a grid of")
+        gui.appendRadioButton(privacy, "Coarsen to a grid of:")
         gui.spin(gui.indentedBox(privacy), self, "privacy_grid_m", 10, 100_000, step=100,
-                 label="metres:", callback=self._options_changed)
+                 suffix=" m", alignment=Qt.AlignRight, callback=self._options_changed)
         gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
 
     @classmethod
