@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_embed.py --models
 	$(PY) bench/bench_geolocate.py
 	$(PY) bench/bench_geocode.py
+	$(PY) bench/bench_export.py
 
 doc: $(STAMP)
 	$(PY) -m pip install -q -r doc/requirements.txt
