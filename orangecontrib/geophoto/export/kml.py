@@ -22,11 +22,12 @@ import numpy as np
 
 from orangecontrib.geophoto.export.options import ExportOptions, ExportSummary
 from orangecontrib.geophoto.export.privacy import (
-    coarsen, coarsened_columns, hidden_when_private,
+    exported_positions,
+    coarsened_columns, hidden_when_private,
 )
 from orangecontrib.geophoto.export.table import (
     UNCERTAINTY, balloon_columns, column, column_cells, group_keys, iso, placemark_names,
-    positions, utc_times,
+    utc_times,
 )
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
 from orangecontrib.geophoto.tables import atomic_path, find_image_column, image_paths, is_url
@@ -184,9 +185,7 @@ def write_kml(data, path: str, options: ExportOptions = None, on_progress=None,
     ext = os.path.splitext(path)[1].lower()
     if ext not in KML_EXTENSIONS:
         raise ValueError(f"{path}: KML export writes .kml or .kmz")
-    lat, lon, predicted = positions(data)
-    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
-    located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    lat, lon, predicted, located = exported_positions(data, options)
     names = placemark_names(data, options.name_template)
     hidden = hidden_when_private(options)
     cells = column_cells(data, [v for v in balloon_columns(data, options.balloon_columns)

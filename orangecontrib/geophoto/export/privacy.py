@@ -3,7 +3,7 @@ reveal a home, and make sure no column still carries the exact position."""
 import numpy as np
 
 from orangecontrib.geophoto.export.table import (
-    LAT_PRED, LATITUDE, LON_PRED, LONGITUDE, columns_by_name,
+    LAT_PRED, LATITUDE, LON_PRED, LONGITUDE, columns_by_name, positions,
 )
 from orangecontrib.geophoto.tables import find_lat_lon
 
@@ -30,6 +30,14 @@ def coarsen(lat: np.ndarray, lon: np.ndarray, grid_m: float = 0, to_place: bool 
         lon[ok] = (np.floor(lon[ok] / step_lon) + 0.5) * step_lon
         lon[ok] = (lon[ok] + 180) % 360 - 180
     return lat, lon
+
+
+def exported_positions(data, options):
+    """(lat, lon, predicted, located rows): positions after the privacy option, the one
+    place both exports take them from."""
+    lat, lon, predicted = positions(data)
+    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
+    return lat, lon, predicted, np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
 
 
 def is_private(options) -> bool:

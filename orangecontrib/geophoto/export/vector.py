@@ -6,9 +6,10 @@ import numpy as np
 
 from orangecontrib.geophoto.export.options import ExportOptions, ExportSummary
 from orangecontrib.geophoto.export.privacy import (
-    coarsen, coarsened_columns, hidden_when_private,
+    exported_positions,
+    coarsened_columns, hidden_when_private,
 )
-from orangecontrib.geophoto.export.table import cell, iso, positions, visible_columns
+from orangecontrib.geophoto.export.table import cell, iso, visible_columns
 from orangecontrib.geophoto.progress import check_stop, no_progress
 from orangecontrib.geophoto.tables import atomic_path
 
@@ -26,9 +27,7 @@ def write_vector(data, path: str, options: ExportOptions = None, on_progress=Non
     ext = os.path.splitext(path)[1].lower()
     if ext not in VECTOR_EXTENSIONS:
         raise ValueError(f"{path}: vector export writes .geojson or .gpkg")
-    lat, lon, predicted = positions(data)
-    lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
-    located = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    lat, lon, predicted, located = exported_positions(data, options)
     check_stop(should_stop)
     replaced = coarsened_columns(data, options)
     hidden = hidden_when_private(options)
