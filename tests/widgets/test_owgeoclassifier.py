@@ -68,3 +68,65 @@ class TestOWGeoClassifier(WidgetTest):
         self.wait_until_finished(timeout=60_000)
         self.assertTrue(self.widget.Error.failed.is_shown())
         self.assertIn("features", str(self.widget.Error.failed))
+
+
+def _folder_table(folder):
+    """Photos in subfolders as Import Images reads them: ``category`` = the folder name."""
+    from orangecontrib.imageanalytics.import_images import ImportImages
+    data, _ = ImportImages()(folder)
+    return embed_table(data, layer="fire9", top_k=0, cache=False).embeddings
+
+
+class TestOWGeoClassifierPlaces(WidgetTest):
+    """Place mode on the bundled example photos: places from folders, ratings from the
+    'liked'/'disliked' folders of the photos a user swiped."""
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from orangecontrib.geophoto.tutorials import __file__ as tutorials
+        folder = os.path.dirname(tutorials)
+        cls.places = _folder_table(os.path.join(folder, "places"))
+        cls.swipes = _folder_table(os.path.join(folder, "swipes"))
+
+    def setUp(self):
+        self.widget = self.create_widget(OWGeoClassifier)
+
+    def test_places_from_folders_and_ranking_from_swipes(self):
+        self.send_signal(self.widget.Inputs.data, self.places)
+        self.send_signal(self.widget.Inputs.photos, self.swipes)
+        # connects without configuration: the folder column is the place, the swiped
+        # photos' liked/disliked folders are the ratings
+        self.assertEqual(self.widget.place_var.name, "category")
+        self.assertEqual(self.widget.liked_name, "category")
+        self.assertEqual(self.widget.liked_combo.currentText(), "category")
+        predictions = self.get_output(self.widget.Outputs.predictions, wait=60_000)
+        self.assertEqual(len(predictions), len(self.swipes))
+        places = ["murano", "rialto", "salute", "san-marco"]
+        self.assertEqual(sorted(self.places.domain.class_var.values), places)
+        probs = np.column_stack([predictions.get_column(f"P({p})") for p in places])
+        np.testing.assert_allclose(probs.sum(1), 1, atol=1e-6)
+        distances = self.get_output(self.widget.Outputs.place_distances)
+        self.assertEqual(distances.shape, (4, 4))
+        np.testing.assert_allclose(np.diag(distances), 0, atol=1e-6)
+        ranking = self.get_output(self.widget.Outputs.place_ranking)
+        self.assertEqual(sorted(ranking.get_column("place")), places)
+        # the user liked Rialto and Murano photos: those places rank first
+        self.assertEqual(set(ranking.get_column("place")[:2]), {"murano", "rialto"})
+        self.assertIn("rated photos", self.widget.info_label.text())
+        self.widget.send_report()
+
+    def test_ratings_choice_is_kept_and_can_be_turned_off(self):
+        self.send_signal(self.widget.Inputs.data, self.places)
+        self.send_signal(self.widget.Inputs.photos, self.swipes)
+        self.wait_until_finished(timeout=60_000)
+        self.widget.liked_combo.setCurrentIndex(0)
+        self.widget.liked_combo.activated[int].emit(0)
+        self.wait_until_finished(timeout=60_000)
+        self.assertEqual(self.widget.liked_name, "")
+        self.assertIsNone(self.get_output(self.widget.Outputs.place_ranking))
+        # "(none)" is a choice: new photos do not pick a ratings column again
+        self.send_signal(self.widget.Inputs.photos, self.swipes[:4])
+        self.assertEqual(self.widget.liked_name, "")
+        settings = self.widget.settingsHandler.pack_data(self.widget)
+        restored = self.create_widget(OWGeoClassifier, stored_settings=settings)
+        self.assertEqual(restored.liked_name, "")

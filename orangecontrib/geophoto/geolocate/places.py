@@ -8,6 +8,9 @@ import numpy as np
 
 from orangecontrib.geophoto.geolocate.learners import Features
 
+# Values of a discrete column that count as "liked"; all others count as disliked.
+LIKED_VALUES = ("1", "yes", "true", "liked", "like")
+
 
 @dataclass
 class PlaceModel:
@@ -83,7 +86,7 @@ def rank_places(model: PlaceModel, data, liked_var):
     liked = data.get_column(liked_var)
     if liked_var.is_discrete:
         positive = [i for i, v in enumerate(liked_var.values)
-                    if v.lower() in ("1", "yes", "true", "liked", "like")]
+                    if v.lower() in LIKED_VALUES]
         sign = np.where(np.isin(liked, positive), 1.0, -1.0)
     else:
         sign = np.sign(liked.astype(float))

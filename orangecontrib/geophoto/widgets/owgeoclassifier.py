@@ -16,7 +16,7 @@ from orangecontrib.geophoto.geolocate import (
     train,
 )
 from orangecontrib.geophoto.geolocate.places import (
-    place_probabilities, place_similarity, rank_places, train_places,
+    LIKED_VALUES, place_probabilities, place_similarity, rank_places, train_places,
 )
 from orangecontrib.geophoto.progress import Cancelled, scaled
 from orangecontrib.geophoto.tables import find_lat_lon
@@ -36,17 +36,20 @@ class Result(NamedTuple):
     skipped: int = 0
 
 
-def run_training(data, photos, method, lat_var, lon_var, place_var, liked_var,
+def run_training(data, photos, method, lat_var, lon_var, place_var, liked_name,
                  do_evaluate, top, state: TaskState) -> Result:
     progress = lambda f: state.set_progress_value(100 * f)  # noqa: E731
     stop = state.is_interruption_requested
     if place_var is not None:
         model = train_places(data, place_var)
         target = photos if photos is not None else data
-        ranking = rank_places(model, data, liked_var) if liked_var is not None else None
+        rated = _rated_photos(liked_name, photos, data)
+        ranking = rank_places(model, *rated) if rated else None
+        summary = f"{len(model.places)} places"
+        if rated:
+            summary += f"; ranked from {len(rated[0])} rated photos ({liked_name})"
         return Result(place_probabilities(model, target), None, None,
-                      place_similarity(model, data, place_var), ranking,
-                      f"{len(model.places)} places")
+                      place_similarity(model, data, place_var), ranking, summary)
     evaluation, summary = None, ""
     if do_evaluate:
         ev = evaluate(data, METHODS[method], 5, lat_var, lon_var,
@@ -62,6 +65,32 @@ def run_training(data, photos, method, lat_var, lon_var, place_var, liked_var,
     predictions = predict_table(model, photos, top) if photos is not None else None
     return Result(predictions, evaluation, GeoPhotoModel(model), None, None, summary,
                   model.skipped)
+
+
+def liked_candidates(*tables) -> list:
+    """Columns that can say liked/disliked, by name, the Photos input's first: ratings
+    usually come with the photos a user swiped, not with the training photos."""
+    names = []
+    for table in tables:
+        if table is None:
+            continue
+        domain = table.domain
+        for var in (*domain.variables, *domain.metas):
+            if (var.is_discrete or var.is_continuous) and var.name not in names:
+                names.append(var.name)
+    return names
+
+
+def looks_like_ratings(var) -> bool:
+    return var.is_discrete and any(v.lower() in LIKED_VALUES for v in var.values)
+
+
+def _rated_photos(liked_name, photos, data):
+    """(table, liked column) of the photos that carry the chosen ratings, or None."""
+    for table in (photos, data):
+        if table is not None and liked_name and liked_name in table.domain:
+            return table, table.domain[liked_name]
+    return None
 
 
 class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
@@ -97,7 +126,9 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
     lat_var = ContextSetting(None)
     lon_var = ContextSetting(None)
     place_var = ContextSetting(None)
-    liked_var = ContextSetting(None)
+    # A column name, not a ContextSetting: the ratings usually come on the Photos input,
+    # while contexts follow the training data. None: not chosen yet, pick ratings-like columns.
+    liked_name: Optional[str] = Setting(None)
     method = Setting(0)
     do_evaluate = Setting(True)
     top_k = Setting(0)
@@ -120,11 +151,11 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         gui.comboBox(box, self, "place_var", label="Or a place column:",
                      orientation="horizontal", model=self.place_model,
                      callback=self.commit.deferred)
-        self.liked_model = DomainModel(DomainModel.MIXED, placeholder="(none)",
-                                       valid_types=(DiscreteVariable, ContinuousVariable))
-        gui.comboBox(box, self, "liked_var", label="Liked/disliked:",
-                     orientation="horizontal", model=self.liked_model,
-                     callback=self.commit.deferred)
+        self.liked_combo = gui.comboBox(
+            box, None, None, label="Liked/disliked:", orientation="horizontal",
+            tooltip="Ratings of photos (e.g. folders 'liked' and 'disliked'), usually on the "
+                    "Photos input: places are ranked by what the user liked.")
+        self.liked_combo.activated[int].connect(self._on_liked_chosen)
 
         box = gui.vBox(self.controlArea, "Method")
         gui.radioButtons(box, self, "method", btnLabels=METHOD_LABELS,
@@ -142,16 +173,40 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         self.closeContext()
         self.data = data
         domain = data.domain if data is not None else None
-        for model in (self.coord_model, self.place_model, self.liked_model):
+        for model in (self.coord_model, self.place_model):
             model.set_domain(domain)
         self.lat_var, self.lon_var = find_lat_lon(data) if data is not None else (None, None)
-        self.place_var = self.liked_var = None
+        self.place_var = None
+        if data is not None and self.lat_var is None and data.domain.class_var is not None \
+                and data.domain.class_var.is_discrete:
+            self.place_var = data.domain.class_var  # e.g. the folders of Import Images
         if data is not None:
             self.openContext(data)
+        self._update_liked_combo()
 
     @Inputs.photos
     def set_photos(self, photos: Optional[Table]):
         self.photos = photos
+        self._update_liked_combo()
+
+    def _update_liked_combo(self):
+        names = liked_candidates(self.photos, self.data)
+        if self.liked_name is None and self.photos is not None:
+            domain = self.photos.domain
+            rated = [v.name for v in (*domain.variables, *domain.metas)
+                     if looks_like_ratings(v)]
+            if rated:
+                self.liked_name = rated[0]
+        if self.liked_name and self.liked_name not in names:
+            names.append(self.liked_name)  # kept while its input is away, not forgotten
+        self.liked_combo.clear()
+        self.liked_combo.addItems(["(none)"] + names)
+        self.liked_combo.setCurrentIndex(names.index(self.liked_name) + 1
+                                         if self.liked_name else 0)
+
+    def _on_liked_chosen(self, index):
+        self.liked_name = self.liked_combo.itemText(index) if index > 0 else ""
+        self.commit.deferred()
 
     def handleNewSignals(self):
         self.commit.now()
@@ -176,7 +231,7 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
             return
         self.info_label.setText("Training…")
         self.start(run_training, self.data, self.photos, self.method, self.lat_var,
-                   self.lon_var, self.place_var, self.liked_var, self.do_evaluate,
+                   self.lon_var, self.place_var, self.liked_name, self.do_evaluate,
                    self.top_k)
 
     def on_done(self, result: Result):
@@ -209,6 +264,7 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
                   f"{getattr(self.lat_var, 'name', '?')}, {getattr(self.lon_var, 'name', '?')}")
         self.report_items("Settings", (("Target", target),
                                        ("Method", METHOD_LABELS[self.method]),
+                                       ("Ratings", self.liked_name or "none"),
                                        ("Cross-validation", "5 folds" if self.do_evaluate
                                         else "off")))
         if self.result is not None:
