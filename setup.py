@@ -77,7 +77,9 @@ if __name__ == "__main__":
         package_data={
             "orangecontrib.geophoto": ["data/*"],
             "orangecontrib.geophoto.embedders": ["*.tsv"],
-            "orangecontrib.geophoto.tutorials": ["*.ows", "*.md", "photos/*"],
+            # the example workflows and the photos they import, relative to themselves
+            "orangecontrib.geophoto.tutorials": ["*.ows", "*.md", "photos/*", "places/*/*",
+                                                 "new-photos/*", "swipes/*/*"],
             "orangecontrib.geophoto.widgets": ["icons/*.svg"],
         },
         data_files=documentation_files(),

@@ -1,22 +1,28 @@
-"""Build the example workflows in workflows/ on an offscreen canvas scheme (run by a
-maintainer; the .ows files are committed). Import Images points at workflows/photos
-relative to the workflow, so the examples work wherever they are installed."""
+"""Build the example workflows in workflows/ (run by a maintainer; the .ows files are
+committed): each is laid out on a real scheme, run once on the bundled photos, configured
+where a widget's choice depends on its data (which column Select Columns makes the target,
+which coordinates a Geo Map shows), run again and saved. Import Images points at folders
+relative to the workflow, so the examples work wherever they are installed.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/make_workflows.py
+"""
 import os
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from AnyQt.QtWidgets import QApplication  # noqa: E402
-from Orange.canvas.config import Config  # noqa: E402
 from Orange.widgets.utils.filedialogs import RecentPath  # noqa: E402
-from orangecanvas.registry import WidgetRegistry  # noqa: E402
-from orangewidget.workflow.widgetsscheme import WidgetsScheme  # noqa: E402
+from orangecanvas.scheme import SchemeNode  # noqa: E402
+from orangecanvas.utils import name_lookup  # noqa: E402
+
+from orangecontrib.geophoto import workflow  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDER = os.path.join(ROOT, "workflows")
-PHOTOS = os.path.join(FOLDER, "photos")
 
 IMPORT = "orangecontrib.imageanalytics.widgets.owimageimport.OWImportImages"
+VIEWER = "orangecontrib.imageanalytics.widgets.owimageviewer.OWImageViewer"
+SAVE_IMAGES = "orangecontrib.imageanalytics.widgets.owsaveimages.OWSaveImages"
 EXIF = "orangecontrib.geophoto.widgets.owexifgeotag.OWExifGeotag"
 EMBED = "orangecontrib.geophoto.widgets.owlocalembedder.OWLocalEmbedder"
 GEOCLS = "orangecontrib.geophoto.widgets.owgeoclassifier.OWGeoClassifier"
@@ -24,72 +30,178 @@ GEOCODE = "orangecontrib.geophoto.widgets.owreversegeocode.OWReverseGeocode"
 KML = "orangecontrib.geophoto.widgets.owkmlexport.OWKMLExport"
 GEOMAP = "orangecontrib.geo.widgets.owmap.OWMap"
 TABLE = "Orange.widgets.data.owtable.OWTable"
+SELECT = "Orange.widgets.data.owselectcolumns.OWSelectAttributes"
+SAVE_DATA = "Orange.widgets.data.owsave.OWSave"
 DISTANCES = "Orange.widgets.unsupervised.owdistances.OWDistances"
 CLUSTERING = "Orange.widgets.unsupervised.owhierarchicalclustering.OWHierarchicalClustering"
-VIEWER = "orangecontrib.imageanalytics.widgets.owimageviewer.OWImageViewer"
+LOGREG = "Orange.widgets.model.owlogisticregression.OWLogisticRegression"
+TEST = "Orange.widgets.evaluate.owtestandscore.OWTestAndScore"
+CONFUSION = "Orange.widgets.evaluate.owconfusionmatrix.OWConfusionMatrix"
+PREDICTIONS = "Orange.widgets.evaluate.owpredictions.OWPredictions"
+
+FIRE9 = {"squeezenet_layer": 1}  # fire9: better than pool10 for retrieval and places
+COSINE = {"metric_id": 4}        # Orange.widgets.unsupervised.owdistances.Cosine
+TOP_4_CLUSTERS = {"selection_method": 2, "top_n": 4}  # Ward linkage (the default)
+RANDOM_80_20 = {"resampling": 2, "sample_size": 12, "n_repeats": 3}  # 10 x 80% / 20%
+
+
+def folder(name):
+    return {"recent_paths": [RecentPath.create(os.path.join(FOLDER, name),
+                                               [("basedir", FOLDER)])]}
+
+
+def make_target(name):
+    """Select Columns: the column ``name`` becomes the target (Save Images makes one
+    folder per target value); the former target moves to the metas."""
+    def configure(widget):
+        var = widget.data.domain[name]
+        for model in (widget.used_attrs, widget.meta_attrs, widget.available_attrs):
+            if var in model:
+                del model[list(model).index(var)]
+        widget.meta_attrs.extend(v for v in widget.class_attrs if v is not var)
+        widget.class_attrs[:] = [var]
+        widget.commit.now()
+    return configure
+
+
+def show_coordinates(lat, lon, color):
+    def configure(widget):
+        domain = widget.data.domain
+        widget.attr_lat, widget.attr_lon = domain[lat], domain[lon]
+        widget.attr_color = domain[color]
+        widget.setup_plot()
+    return configure
+
 
 WORKFLOWS = {
+    "workshop-clustering": (
+        "Workshop clustering: which photos look alike? Photos of four Venice places are "
+        "embedded locally, compared by cosine distance and clustered; Save Images writes a "
+        "folder per cluster, Save Data the embeddings with their clusters.",
+        [(IMPORT, "Import Images", (0, 100), folder("places")),
+         (EMBED, "Local Embedder", (150, 100), FIRE9),
+         (DISTANCES, "Distances", (300, 100), COSINE),
+         (CLUSTERING, "Hierarchical Clustering", (450, 100), TOP_4_CLUSTERS),
+         (VIEWER, "Image Viewer", (600, 0), {}),
+         (SELECT, "Select Columns (cluster as target)", (600, 100), {}),
+         (SAVE_IMAGES, "Save Images (a folder per cluster)", (750, 100), {}),
+         (SAVE_DATA, "Save Data", (600, 200), {})],
+        [(0, "Data", 1, "Images"), (1, "Embeddings", 2, "Data"),
+         (2, "Distances", 3, "Distances"), (3, "Selected Data", 4, "Data"),
+         (3, "Selected Data", 5, "Data"), (5, "Data", 6, "Data"),
+         (3, "Selected Data", 7, "Data")],
+        {"Select Columns (cluster as target)": make_target("Cluster")}),
+    "lobe-style-classification": (
+        "Supervised classification, Lobe-style: photos in a folder per place train a "
+        "logistic regression on local embeddings; Test & Score estimates its accuracy "
+        "(random 80/20 splits); Predictions names the places of new photos and Save Images "
+        "sorts them into a folder per predicted place.",
+        [(IMPORT, "Import Images (a folder per place)", (0, 50), folder("places")),
+         (EMBED, "Local Embedder", (150, 50), FIRE9),
+         (LOGREG, "Logistic Regression", (300, 0), {}),
+         (TEST, "Test and Score", (450, 0), RANDOM_80_20),
+         (CONFUSION, "Confusion Matrix", (600, 0), {}),
+         (IMPORT, "Import Images (new photos)", (0, 200), folder("new-photos")),
+         (EMBED, "Local Embedder (new photos)", (150, 200), FIRE9),
+         (PREDICTIONS, "Predictions", (450, 150), {}),
+         (SELECT, "Select Columns (prediction as target)", (600, 150), {}),
+         (SAVE_IMAGES, "Save Images (a folder per place)", (750, 150), {})],
+        [(0, "Data", 1, "Images"), (1, "Embeddings", 2, "Data"), (1, "Embeddings", 3, "Data"),
+         (2, "Learner", 3, "Learner"), (3, "Evaluation Results", 4, "Evaluation Results"),
+         (5, "Data", 6, "Images"), (6, "Embeddings", 7, "Data"), (2, "Model", 7, "Predictors"),
+         (7, "Predictions", 8, "Data"), (8, "Data", 9, "Data")],
+        {"Select Columns (prediction as target)": make_target("Logistic Regression")}),
     "photos-to-google-earth": (
         "Photos to Google Earth: read where and when each photo was taken, name its place "
         "offline, label what it shows, and export a KMZ with thumbnails.",
-        [(IMPORT, "Import Images", (0, 0)), (EXIF, "EXIF Geotag", (160, 0)),
-         (GEOCODE, "Reverse Geocode", (320, 0)), (EMBED, "Local Embedder", (480, 0)),
-         (KML, "KML Export", (640, 0)), (GEOMAP, "Geo Map", (320, 150)),
-         (TABLE, "Data Table", (640, 150))],
+        [(IMPORT, "Import Images", (0, 0), folder("photos")),
+         (EXIF, "EXIF Geotag", (150, 0), {}), (GEOCODE, "Reverse Geocode", (300, 0), {}),
+         (EMBED, "Local Embedder", (450, 0), FIRE9), (KML, "KML Export", (600, 0), {}),
+         (GEOMAP, "Geo Map", (300, 150), {}), (TABLE, "Data Table", (600, 150), {})],
         [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Images"),
-         (3, "Labels", 4, "Data"), (1, "Data", 5, "Data"), (3, "Labels", 6, "Data")]),
-    "similar-photos": (
-        "Which photos look alike: local embeddings, distances and hierarchical clustering.",
-        [(IMPORT, "Import Images", (0, 0)), (EMBED, "Local Embedder", (160, 0)),
-         (DISTANCES, "Distances", (320, 0)), (CLUSTERING, "Hierarchical Clustering", (480, 0)),
-         (VIEWER, "Image Viewer", (640, 0))],
-        [(0, "Data", 1, "Images"), (1, "Embeddings", 2, "Data"),
-         (2, "Distances", 3, "Distances"), (3, "Selected Data", 4, "Data")]),
+         (3, "Labels", 4, "Data"), (1, "Data", 5, "Data"), (3, "Labels", 6, "Data")],
+        {}),
     "where-was-it-taken": (
-        "Where was an untagged photo taken: learn from the geotagged photos, predict for the "
-        "rest, with a 68% radius.",
-        [(IMPORT, "Import Images", (0, 75)), (EXIF, "EXIF Geotag", (160, 75)),
-         (EMBED, "Local Embedder (geotagged)", (320, 0)),
-         (EMBED, "Local Embedder (untagged)", (320, 150)),
-         (GEOCLS, "Geo Classifier", (480, 75)), (TABLE, "Data Table", (640, 75))],
-        [(0, "Data", 1, "Data"), (1, "Geotagged", 2, "Images"),
-         (1, "Without Location", 3, "Images"), (2, "Embeddings", 4, "Data"),
-         (3, "Embeddings", 4, "Photos"), (4, "Predictions", 5, "Data")]),
+        "Where was it taken? Geo Classifier learns from geotagged photos where photos are "
+        "taken and predicts it for new ones, with a 68% radius; two maps show the new photos "
+        "where they were predicted and where they really were, coloured by the error; the "
+        "evaluation table gives the cross-validated km-threshold scores.",
+        [(IMPORT, "Import Images (geotagged)", (0, 0), folder("places")),
+         (EXIF, "EXIF Geotag", (150, 0), {}),
+         (EMBED, "Local Embedder", (300, 0), FIRE9),
+         (IMPORT, "Import Images (new photos)", (0, 150), folder("new-photos")),
+         (EXIF, "EXIF Geotag (new photos)", (150, 150), {}),
+         (EMBED, "Local Embedder (new photos)", (300, 150), FIRE9),
+         (GEOCLS, "Geo Classifier", (450, 75), {"method": 0}),
+         (GEOMAP, "Geo Map (predicted)", (600, 0), {}),
+         (GEOMAP, "Geo Map (true position)", (600, 100), {}),
+         (TABLE, "Predictions", (750, 50), {}),
+         (TABLE, "Evaluation", (600, 200), {})],
+        [(0, "Data", 1, "Data"), (1, "Geotagged", 2, "Images"), (3, "Data", 4, "Data"),
+         (4, "Data", 5, "Images"), (2, "Embeddings", 6, "Data"), (5, "Embeddings", 6, "Photos"),
+         (6, "Predictions", 7, "Data"), (6, "Predictions", 8, "Data"),
+         (6, "Predictions", 9, "Data"), (6, "Evaluation", 10, "Data")],
+        {"Geo Map (predicted)": show_coordinates(
+            "latitude (predicted)", "longitude (predicted)", "error (m)"),
+         "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)")}),
+    "places-and-recommendations": (
+        "City recognition and recommendations: photos in a folder per place teach Geo "
+        "Classifier (place mode) the places; it tells how alike the places look (clustered "
+        "here) and ranks them by the photos a user liked or disliked (folders 'liked' and "
+        "'disliked' of swiped photos).",
+        [(IMPORT, "Import Images (a folder per place)", (0, 0), folder("places")),
+         (EMBED, "Local Embedder", (150, 0), FIRE9),
+         (IMPORT, "Import Images (swiped photos)", (0, 150), folder("swipes")),
+         (EMBED, "Local Embedder (swiped photos)", (150, 150), FIRE9),
+         (GEOCLS, "Geo Classifier", (300, 75), {}),
+         (CLUSTERING, "Hierarchical Clustering (places)", (450, 0), {}),
+         (TABLE, "Place Ranking", (450, 100), {}),
+         (TABLE, "Place Probabilities", (450, 200), {})],
+        [(0, "Data", 1, "Images"), (2, "Data", 3, "Images"), (1, "Embeddings", 4, "Data"),
+         (3, "Embeddings", 4, "Photos"), (4, "Place Distances", 5, "Distances"),
+         (4, "Place Ranking", 6, "Data"), (4, "Predictions", 7, "Data")],
+        {}),
 }
 
 
-def build(name, description, nodes, links, registry):
-    scheme = WidgetsScheme()
-    scheme.title, scheme.description = name.replace("-", " ").capitalize(), description
-    scheme.set_runtime_env("basedir", FOLDER)
+def build(name, description, nodes, links, configure, registry):
+    scheme = workflow.new_scheme(FOLDER)
+    scheme.title = name.replace("-", " ").capitalize()
+    scheme.description = description
     made = []
-    for qualified, title, position in nodes:
-        node = scheme.new_node(registry.widget(qualified), title=title, position=position)
+    for qualified, title, position, settings in nodes:
+        # settings as a loaded workflow gives them: the widget starts with them
+        description = registry.widget(qualified)
+        version = name_lookup(qualified).settingsHandler.widget_class.settings_version
+        node = SchemeNode(description, title=title, position=position,
+                          properties={**settings, "__version__": version})
+        scheme.add_node(node)
         made.append(node)
-        widget = scheme.widget_for_node(node)
-        if qualified == IMPORT:
-            widget.recent_paths = [RecentPath.create(PHOTOS, [("basedir", FOLDER)])]
-        if qualified == EMBED:
-            widget.squeezenet_layer = 1  # fire9: better for retrieval and geolocation
-        if qualified == GEOCLS:
-            widget.method = 2
     for source, out, sink, inp in links:
         scheme.new_link(made[source], out, made[sink], inp)
+    workflow.run_until_settled(scheme)
+    for title, step in configure.items():
+        step(workflow.widget_by_title(scheme, title))
+    workflow.run_until_settled(scheme)
+    problems = workflow.messages(scheme, ("error",))
+    if problems:
+        raise RuntimeError(f"{name}: {problems}")
     scheme.sync_node_properties()
     path = os.path.join(FOLDER, f"{name}.ows")
     with open(path, "wb") as f:
         scheme.save_to(f, pretty=True, pickle_fallback=True)
-    scheme.clear()
+    workflow.dispose(scheme)
     print(path, file=sys.stderr)
 
 
-def main():
-    app = QApplication.instance() or QApplication([])  # noqa: F841
-    registry = WidgetRegistry()
-    Config.widget_discovery(registry).run(Config.widgets_entry_points())
-    for name, (description, nodes, links) in WORKFLOWS.items():
-        build(name, description, nodes, links, registry)
+def main(names=()):
+    workflow.isolate_widget_settings()  # the files must not depend on this machine's defaults
+    app = workflow.ensure_application()  # noqa: F841
+    registry = workflow.widget_registry()
+    for name, (description, nodes, links, configure) in WORKFLOWS.items():
+        if not names or name in names:
+            build(name, description, nodes, links, configure, registry)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

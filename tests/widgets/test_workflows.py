@@ -1,72 +1,224 @@
-"""Every example workflow loads on a real (offscreen) canvas scheme, runs until its signals
-settle, and no widget shows an error: what a workshop participant sees when opening it."""
+"""The example workflows, as a workshop participant meets them: each loads on a real
+(offscreen) canvas scheme, runs on the bundled photos until its signals settle, shows no
+widget error, and produces what its description promises. Every widget's settings survive
+saving and reopening the workflow (orange3-geo issue #179 is what happens otherwise)."""
 import glob
 import os
 
+import numpy as np
 import pytest
 
+from orangecontrib.geophoto import workflow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.ows")))
+FOLDER = os.path.join(ROOT, "workflows")
+WORKFLOWS = sorted(glob.glob(os.path.join(FOLDER, "*.ows")))
+EXPECTED = ["lobe-style-classification", "photos-to-google-earth",
+            "places-and-recommendations", "where-was-it-taken", "workshop-clustering"]
 
 
 @pytest.fixture(scope="module")
 def registry():
-    from Orange.canvas.config import Config
-    from orangecanvas.registry import WidgetRegistry
     from Orange.widgets.tests.base import GuiTest
     GuiTest.setUpClass()  # the one QApplication
-    reg = WidgetRegistry()
-    Config.widget_discovery(reg).run(Config.widgets_entry_points())
-    return reg
+    return workflow.widget_registry()
 
 
-def test_examples_exist():
-    assert WORKFLOWS, "no example workflows in workflows/"
+@pytest.fixture
+def run(registry):
+    """Load a workflow by name, run it, check no widget shows an error; disposed after."""
+    schemes = []
+
+    def load(name):
+        scheme = workflow.load_scheme(os.path.join(FOLDER, f"{name}.ows"), registry)
+        schemes.append(scheme)
+        workflow.run_until_settled(scheme)
+        assert workflow.messages(scheme, ("error",)) == []
+        return scheme
+
+    yield load
+    for scheme in schemes:
+        workflow.dispose(scheme)
+
+
+def wait_for(widget, timeout=120_000):
+    """Until a threaded widget (ConcurrentWidgetMixin) has finished its task."""
+    from AnyQt.QtTest import QTest
+    waited = 0
+    while getattr(widget, "task", None) is not None and waited < timeout:
+        QTest.qWait(50)
+        waited += 50
+    assert getattr(widget, "task", None) is None, "the widget did not finish"
+
+
+def image_files(folder):
+    return sorted(os.path.relpath(p, folder) for p in glob.glob(os.path.join(folder, "**", "*.*"),
+                                                                 recursive=True))
+
+
+def gps_of(data):
+    """The GPS positions in the EXIF of the photos of ``data`` (as Import Images gave them)."""
+    from orangecontrib.geophoto.exif import read_geotag
+    from orangecontrib.geophoto.tables import find_image_column, image_paths
+    paths = image_paths(data, find_image_column(data))
+    return np.array([[tag.latitude, tag.longitude] for tag in map(read_geotag, paths)])
+
+
+def test_every_scenario_ships_as_a_workflow():
+    assert [os.path.basename(p)[:-4] for p in WORKFLOWS] == EXPECTED
+
+
+def test_examples_are_registered_for_help_examples():
+    from importlib.metadata import entry_points
+    from Orange.canvas.config import Config
+    (tutorials,) = [ep for ep in entry_points(group="orange.widgets.tutorials")
+                    if ep.value == "orangecontrib.geophoto.tutorials"]
+    module = tutorials.load()
+    shipped = sorted(f[:-4] for f in os.listdir(os.path.dirname(module.__file__))
+                     if f.endswith(".ows"))
+    assert shipped == EXPECTED
+    assert any(ep.value == "orangecontrib.geophoto.tutorials"
+               for ep in Config.examples_entry_points())  # Help -> Example Workflows
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
-def test_workflow_runs_without_errors(registry, path):
-    from AnyQt.QtTest import QSignalSpy
-    from orangecanvas.scheme.node import UserMessage
-    from orangewidget.workflow.widgetsscheme import WidgetsScheme
-    from orangewidget.tests.utils import excepthook_catch
-    scheme = WidgetsScheme()
-    scheme.set_runtime_env("basedir", os.path.dirname(path))
-    manager = scheme.signal_manager
-    manager.pause()
+def test_workflow_runs_and_every_geophoto_widget_computes(run, path):
+    scheme = run(os.path.basename(path)[:-4])
+    widgets = workflow.widgets(scheme)
+    geophoto = [w for w in widgets if type(w).__module__.startswith("orangecontrib.geophoto")]
+    assert geophoto, "the example uses no geophoto widget"
+    idle = [type(w).__name__ for w in geophoto if hasattr(w, "result") and w.result is None]
+    assert idle == []
+    # the description a user reads under Help -> Examples
+    assert len(scheme.description) > 40 and scheme.title
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
+def test_settings_survive_save_and_reload(run, registry, path):
+    scheme = run(os.path.basename(path)[:-4])
+    before = {node.title: _settings(scheme.widget_for_node(node)) for node in scheme.nodes}
+    reopened = workflow.reload_scheme(scheme, registry)
     try:
-        with excepthook_catch(raise_on_exit=True):
-            with open(path, "rb") as f:
-                scheme.load_from(f, registry=registry)
-            widgets = [scheme.widget_for_node(node) for node in scheme.nodes]
-            finished = QSignalSpy(manager.finished)
-            manager.resume()
-            assert finished.wait(180_000), "signals did not settle"
-            _wait_until_settled(manager, widgets)
-        errors = [(node.title, msg.contents) for node in scheme.nodes
-                  for msg in node.state_messages()
-                  if msg.contents and msg.severity == UserMessage.Error]
-        assert errors == []
-        geophoto = [w for w in widgets if type(w).__module__.startswith("orangecontrib.geophoto")]
-        assert geophoto, "the example uses no geophoto widget"
-        # every geophoto widget that computes something has computed it
-        idle = [type(w).__name__ for w in geophoto
-                if hasattr(w, "result") and w.result is None]
-        assert idle == []
+        workflow.run_until_settled(reopened)
+        assert workflow.messages(reopened, ("error",)) == []
+        after = {node.title: _settings(reopened.widget_for_node(node))
+                 for node in reopened.nodes}
+        for title, settings in before.items():
+            assert after[title] == settings, title
     finally:
-        scheme.clear()
-        scheme.deleteLater()
+        workflow.dispose(reopened)
 
 
-def _wait_until_settled(manager, widgets, timeout=300_000):
-    """Wait until no widget works on its thread (ConcurrentWidgetMixin) and no signal is
-    pending: a widget's threaded output starts a new round of propagation."""
-    from AnyQt.QtTest import QTest
-    waited, quiet = 0, 0
-    while waited < timeout and quiet < 5:
-        busy = manager.has_pending() or any(
-            getattr(w, "task", None) is not None or w.isBlocking() for w in widgets)
-        quiet = 0 if busy else quiet + 1
-        QTest.qWait(100)
-        waited += 100
-    assert waited < timeout, "widgets did not finish"
+def _settings(widget):
+    """A widget's settings as saved in a workflow, comparable: contexts by their values,
+    window geometry left out."""
+    packed = widget.settingsHandler.pack_data(widget)
+    packed.pop("savedWidgetGeometry", None)
+    packed.pop("controlAreaVisible", None)
+    contexts = packed.pop("context_settings", [])
+    packed["contexts"] = [repr(sorted(c.values.items())) for c in contexts]
+    return {k: repr(v) for k, v in packed.items()}
+
+
+def test_workshop_clustering(run, tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+    scheme = run("workshop-clustering")
+    clustered = workflow.output_value(scheme, "Hierarchical Clustering", "Selected Data")
+    assert len(clustered) == 32
+    clusters = clustered.get_column("Cluster")
+    assert len(np.unique(clusters)) == 4
+    # photos of the same place mostly land in the same cluster (chance gives 0)
+    assert adjusted_rand_score(clustered.get_column("category"), clusters) > 0.3
+    targeted = workflow.output_value(scheme, "Select Columns (cluster as target)", "Data")
+    assert targeted.domain.class_var.name == "Cluster"
+    # a folder per cluster, every photo saved once
+    save_images = workflow.widget_by_title(scheme, "Save Images (a folder per cluster)")
+    save_images.dirname = str(tmp_path / "clusters")
+    save_images.save_file()
+    wait_for(save_images)
+    saved = image_files(tmp_path / "clusters")
+    assert len(saved) == 32
+    assert {os.path.dirname(p) for p in saved} == set(targeted.domain.class_var.values)
+    # the embeddings and clusters, for a spreadsheet or a later session
+    from Orange.data import Table
+    save_data = workflow.widget_by_title(scheme, "Save Data")
+    save_data.filename = str(tmp_path / "clusters.tab")
+    save_data.do_save()
+    saved_table = Table(str(tmp_path / "clusters.tab"))
+    assert len(saved_table) == 32 and "Cluster" in saved_table.domain
+
+
+def test_lobe_style_classification(run, tmp_path):
+    from Orange.widgets.evaluate.owtestandscore import OWTestAndScore
+    scheme = run("lobe-style-classification")
+    test = workflow.widget_by_title(scheme, "Test and Score")
+    assert test.resampling == OWTestAndScore.ShuffleSplit
+    assert OWTestAndScore.SampleSizes[test.sample_size] == 80
+    results = workflow.output_value(scheme, "Test and Score", "Evaluation Results")
+    accuracy = np.mean(results.actual == results.predicted[0])
+    assert accuracy > 0.6  # four places: chance is 0.25
+    predictions = workflow.output_value(scheme, "Predictions", "Predictions")
+    predicted = predictions.domain["Logistic Regression"]
+    assert len(predictions) == 5 and predicted.values == results.domain.class_var.values
+    # a new photo is named after the place of the nearest training photo (by its GPS)
+    training = workflow.output_value(scheme, "Local Embedder", "Embeddings")
+    train_gps, new_gps = gps_of(training), gps_of(predictions)
+    located = np.isfinite(new_gps).all(1)
+    assert located.sum() == 4
+    nearest = [np.argmin(np.abs(train_gps - g).sum(1)) for g in new_gps[located]]
+    truth = [training.domain.class_var.values[int(training.Y[i])] for i in nearest]
+    named = [predicted.values[int(v)] for v in predictions.get_column(predicted)[located]]
+    assert sum(a == b for a, b in zip(truth, named)) >= 3
+    # Save Images sorts the new photos into a folder per predicted place
+    save_images = workflow.widget_by_title(scheme, "Save Images (a folder per place)")
+    save_images.dirname = str(tmp_path / "sorted")
+    save_images.save_file()
+    wait_for(save_images)
+    saved = image_files(tmp_path / "sorted")
+    assert len(saved) == 5 and {os.path.dirname(p) for p in saved} <= set(predicted.values)
+
+
+def test_photos_to_google_earth(run, tmp_path):
+    import pyogrio
+    scheme = run("photos-to-google-earth")
+    geocoded = workflow.output_value(scheme, "Reverse Geocode", "Data")
+    places = [str(v) for v in geocoded.get_column("place")]
+    assert places.count("Venice") == 8 and len(places) == 9  # one photo has no GPS
+    labels = workflow.output_value(scheme, "Local Embedder", "Labels")
+    assert len(labels) == 9
+    export = workflow.widget_by_title(scheme, "KML Export")
+    export.filename = str(tmp_path / "venice.kmz")
+    export.do_save()
+    wait_for(export)
+    frame = pyogrio.read_dataframe(str(tmp_path / "venice.kmz"))
+    assert len(frame) == 8  # the photo without GPS is reported, not placed
+
+
+def test_where_was_it_taken(run):
+    scheme = run("where-was-it-taken")
+    predictions = workflow.output_value(scheme, "Geo Classifier", "Predictions")
+    assert len(predictions) == 5
+    assert np.isfinite(predictions.get_column("latitude (predicted)")).all()
+    errors = predictions.get_column("error (m)")
+    assert np.isfinite(errors).sum() == 4  # one new photo has no GPS to compare with
+    assert np.nanmedian(errors) < 1000
+    evaluation = workflow.output_value(scheme, "Geo Classifier", "Evaluation")
+    metrics = list(evaluation.get_column("metric"))
+    assert {"mean error (m)", "within 1 km", "within 25 km", "within 2500 km"} <= set(metrics)
+    predicted_map = workflow.widget_by_title(scheme, "Geo Map (predicted)")
+    true_map = workflow.widget_by_title(scheme, "Geo Map (true position)")
+    assert predicted_map.attr_lat.name == "latitude (predicted)"
+    assert true_map.attr_lat.name == "latitude"
+    assert predicted_map.attr_color.name == true_map.attr_color.name == "error (m)"
+
+
+def test_places_and_recommendations(run):
+    scheme = run("places-and-recommendations")
+    ranking = workflow.output_value(scheme, "Geo Classifier", "Place Ranking")
+    places = list(ranking.get_column("place"))
+    assert sorted(places) == ["murano", "rialto", "salute", "san-marco"]
+    assert set(places[:2]) == {"murano", "rialto"}  # the swiped photos liked these
+    distances = workflow.output_value(scheme, "Geo Classifier", "Place Distances")
+    assert distances.shape == (4, 4)
+    probabilities = workflow.output_value(scheme, "Geo Classifier", "Predictions")
+    assert len(probabilities) == 8 and "place (predicted)" in probabilities.domain

@@ -13,7 +13,7 @@ import warnings
 
 from orangecontrib.geophoto import __version__
 
-SUBCOMMANDS = ("exif", "embed", "geolocate", "geocode", "kml", "photos2kml")
+SUBCOMMANDS = ("exif", "embed", "geolocate", "geocode", "kml", "photos2kml", "workflow")
 
 
 class CommandError(Exception):

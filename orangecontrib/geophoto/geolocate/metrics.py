@@ -2,9 +2,9 @@
 import numpy as np
 
 EARTH_RADIUS_KM = 6371.0088
-# PlaNet / GeoEstimation scales (km) and city scales (m)
+# PlaNet / GeoEstimation scales (km; 1 km is "street") and finer city scales (m)
 KM_THRESHOLDS = (1, 25, 200, 750, 2500)
-M_THRESHOLDS = (100, 250, 500, 1000)
+M_THRESHOLDS = (100, 250, 500)
 
 
 def haversine_km(lat1, lon1, lat2, lon2):
