@@ -12,7 +12,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from Orange.widgets.utils.filedialogs import RecentPath  # noqa: E402
-from orangecanvas.scheme import SchemeNode  # noqa: E402
+from orangecanvas.scheme import SchemeNode, SchemeTextAnnotation  # noqa: E402
 from orangecanvas.utils import name_lookup  # noqa: E402
 
 from orangecontrib.geophoto import workflow  # noqa: E402
@@ -78,93 +78,103 @@ WORKFLOWS = {
         "Workshop clustering: which photos look alike? Photos of four Venice places are "
         "embedded locally, compared by cosine distance and clustered; Save Images writes a "
         "folder per cluster, Save Data the embeddings with their clusters.",
-        [(IMPORT, "Import Images", (0, 100), folder("places")),
-         (EMBED, "Local Embedder", (150, 100), FIRE9),
-         (DISTANCES, "Distances", (300, 100), COSINE),
-         (CLUSTERING, "Hierarchical Clustering", (450, 100), TOP_4_CLUSTERS),
-         (VIEWER, "Image Viewer", (600, 0), {}),
-         (SELECT, "Select Columns (cluster as target)", (600, 100), {}),
-         (SAVE_IMAGES, "Save Images (a folder per cluster)", (750, 100), {}),
-         (SAVE_DATA, "Save Data", (600, 200), {})],
+        [(IMPORT, "Import Images", (100, 240), folder("places")),
+         (EMBED, "Local Embedder", (320, 240), FIRE9),
+         (DISTANCES, "Distances", (540, 240), COSINE),
+         (CLUSTERING, "Hierarchical Clustering", (760, 240), TOP_4_CLUSTERS),
+         (VIEWER, "Image Viewer", (980, 100), {}),
+         (SELECT, "Select Columns (cluster as target)", (980, 240), {}),
+         (SAVE_IMAGES, "Save Images (a folder per cluster)", (1200, 240), {}),
+         (SAVE_DATA, "Save Data", (980, 380), {})],
         [(0, "Data", 1, "Images"), (1, "Embeddings", 2, "Data"),
          (2, "Distances", 3, "Distances"), (3, "Selected Data", 4, "Data"),
          (3, "Selected Data", 5, "Data"), (5, "Data", 6, "Data"),
          (3, "Selected Data", 7, "Data")],
-        {"Select Columns (cluster as target)": make_target("Cluster")}),
+        {"Select Columns (cluster as target)": make_target("Cluster")},
+        ('Select a branch of the dendrogram to see its photos in Image Viewer. Choose a folder in Save Images to get a folder per cluster (C1-C4), and a file in Save Data for the embeddings with their clusters. Point Import Images at your own photos to repeat it.',
+         (100, 480, 660, 90))),
     "lobe-style-classification": (
         "Supervised classification, Lobe-style: photos in a folder per place train a "
         "logistic regression on local embeddings; Test & Score estimates its accuracy "
         "(random 80/20 splits); Predictions names the places of new photos and Save Images "
         "sorts them into a folder per predicted place.",
-        [(IMPORT, "Import Images (a folder per place)", (0, 50), folder("places")),
-         (EMBED, "Local Embedder", (150, 50), FIRE9),
-         (LOGREG, "Logistic Regression", (300, 0), {}),
-         (TEST, "Test and Score", (450, 0), RANDOM_80_20),
-         (CONFUSION, "Confusion Matrix", (600, 0), {}),
-         (IMPORT, "Import Images (new photos)", (0, 200), folder("new-photos")),
-         (EMBED, "Local Embedder (new photos)", (150, 200), FIRE9),
-         (PREDICTIONS, "Predictions", (450, 150), {}),
-         (SELECT, "Select Columns (prediction as target)", (600, 150), {}),
-         (SAVE_IMAGES, "Save Images (a folder per place)", (750, 150), {})],
+        [(IMPORT, "Import Images (a folder per place)", (100, 170), folder("places")),
+         (EMBED, "Local Embedder", (320, 170), FIRE9),
+         (LOGREG, "Logistic Regression", (540, 100), {}),
+         (TEST, "Test and Score", (760, 100), RANDOM_80_20),
+         (CONFUSION, "Confusion Matrix", (980, 100), {}),
+         (IMPORT, "Import Images (new photos)", (100, 380), folder("new-photos")),
+         (EMBED, "Local Embedder (new photos)", (320, 380), FIRE9),
+         (PREDICTIONS, "Predictions", (760, 310), {}),
+         (SELECT, "Select Columns (prediction as target)", (980, 310), {}),
+         (SAVE_IMAGES, "Save Images (a folder per place)", (1200, 310), {})],
         [(0, "Data", 1, "Images"), (1, "Embeddings", 2, "Data"), (1, "Embeddings", 3, "Data"),
          (2, "Learner", 3, "Learner"), (3, "Evaluation Results", 4, "Evaluation Results"),
          (5, "Data", 6, "Images"), (6, "Embeddings", 7, "Data"), (2, "Model", 7, "Predictors"),
          (7, "Predictions", 8, "Data"), (8, "Data", 9, "Data")],
-        {"Select Columns (prediction as target)": make_target("Logistic Regression")}),
+        {"Select Columns (prediction as target)": make_target("Logistic Regression")},
+        ("Import Images names each photo's class after its folder. Test and Score: 10 random 80/20 splits. Choose a folder in Save Images to sort the new photos into a folder per predicted place. A model trained in Lobe works too: Local Embedder, Custom model.",
+         (100, 480, 660, 90))),
     "photos-to-google-earth": (
         "Photos to Google Earth: read where and when each photo was taken, name its place "
         "offline, label what it shows, and export a KMZ with thumbnails.",
-        [(IMPORT, "Import Images", (0, 0), folder("photos")),
-         (EXIF, "EXIF Geotag", (150, 0), {}), (GEOCODE, "Reverse Geocode", (300, 0), {}),
-         (EMBED, "Local Embedder", (450, 0), FIRE9), (KML, "KML Export", (600, 0), {}),
-         (GEOMAP, "Geo Map", (300, 150), {}), (TABLE, "Data Table", (600, 150), {})],
+        [(IMPORT, "Import Images", (100, 100), folder("photos")),
+         (EXIF, "EXIF Geotag", (320, 100), {}), (GEOCODE, "Reverse Geocode", (540, 100), {}),
+         (EMBED, "Local Embedder", (760, 100), FIRE9), (KML, "KML Export", (980, 100), {}),
+         (GEOMAP, "Geo Map", (540, 310), {}), (TABLE, "Data Table", (980, 310), {})],
         [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Images"),
          (3, "Labels", 4, "Data"), (1, "Data", 5, "Data"), (3, "Labels", 6, "Data")],
-        {}),
+        {},
+        ("Choose a file in KML Export (.kmz keeps the thumbnails) and open it in Google Earth: each photo where it was taken, named after what it shows and its place, on Google Earth's time slider. The photo without GPS is counted, not placed.",
+         (100, 430, 660, 90))),
     "where-was-it-taken": (
         "Where was it taken? Geo Classifier learns from geotagged photos where photos are "
         "taken and predicts it for new ones, with a 68% radius; two maps show the new photos "
         "where they were predicted and where they really were, coloured by the error; the "
         "evaluation table gives the cross-validated km-threshold scores.",
-        [(IMPORT, "Import Images (geotagged)", (0, 0), folder("places")),
-         (EXIF, "EXIF Geotag", (150, 0), {}),
-         (EMBED, "Local Embedder", (300, 0), FIRE9),
-         (IMPORT, "Import Images (new photos)", (0, 150), folder("new-photos")),
-         (EXIF, "EXIF Geotag (new photos)", (150, 150), {}),
-         (EMBED, "Local Embedder (new photos)", (300, 150), FIRE9),
-         (GEOCLS, "Geo Classifier", (450, 75), {"method": 0}),
-         (GEOMAP, "Geo Map (predicted)", (600, 0), {}),
-         (GEOMAP, "Geo Map (true position)", (600, 100), {}),
-         (TABLE, "Predictions", (750, 50), {}),
-         (TABLE, "Evaluation", (600, 200), {})],
+        [(IMPORT, "Import Images (geotagged)", (100, 100), folder("places")),
+         (EXIF, "EXIF Geotag", (320, 100), {}),
+         (EMBED, "Local Embedder", (540, 100), FIRE9),
+         (IMPORT, "Import Images (new photos)", (100, 310), folder("new-photos")),
+         (EXIF, "EXIF Geotag (new photos)", (320, 310), {}),
+         (EMBED, "Local Embedder (new photos)", (540, 310), FIRE9),
+         (GEOCLS, "Geo Classifier", (760, 205), {"method": 0}),
+         (GEOMAP, "Geo Map (predicted)", (980, 100), {}),
+         (GEOMAP, "Geo Map (true position)", (980, 240), {}),
+         (TABLE, "Predictions", (1200, 170), {}),
+         (TABLE, "Evaluation", (980, 380), {})],
         [(0, "Data", 1, "Data"), (1, "Geotagged", 2, "Images"), (3, "Data", 4, "Data"),
          (4, "Data", 5, "Images"), (2, "Embeddings", 6, "Data"), (5, "Embeddings", 6, "Photos"),
          (6, "Predictions", 7, "Data"), (6, "Predictions", 8, "Data"),
          (6, "Predictions", 9, "Data"), (6, "Evaluation", 10, "Data")],
         {"Geo Map (predicted)": show_coordinates(
             "latitude (predicted)", "longitude (predicted)", "error (m)"),
-         "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)")}),
+         "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)")},
+        ('Geo Classifier learns from the geotagged photos where photos are taken (Auto: method and settings chosen by cross-validation) and predicts it for the new ones, even the one without GPS. The maps show the new photos where predicted and where they really were, coloured by the error.',
+         (100, 480, 660, 90))),
     "places-and-recommendations": (
         "City recognition and recommendations: photos in a folder per place teach Geo "
         "Classifier (place mode) the places; it tells how alike the places look (clustered "
         "here) and ranks them by the photos a user liked or disliked (folders 'liked' and "
         "'disliked' of swiped photos).",
-        [(IMPORT, "Import Images (a folder per place)", (0, 0), folder("places")),
-         (EMBED, "Local Embedder", (150, 0), FIRE9),
-         (IMPORT, "Import Images (swiped photos)", (0, 150), folder("swipes")),
-         (EMBED, "Local Embedder (swiped photos)", (150, 150), FIRE9),
-         (GEOCLS, "Geo Classifier", (300, 75), {}),
-         (CLUSTERING, "Hierarchical Clustering (places)", (450, 0), {}),
-         (TABLE, "Place Ranking", (450, 100), {}),
-         (TABLE, "Place Probabilities", (450, 200), {})],
+        [(IMPORT, "Import Images (a folder per place)", (100, 100), folder("places")),
+         (EMBED, "Local Embedder", (320, 100), FIRE9),
+         (IMPORT, "Import Images (swiped photos)", (100, 310), folder("swipes")),
+         (EMBED, "Local Embedder (swiped photos)", (320, 310), FIRE9),
+         (GEOCLS, "Geo Classifier", (540, 205), {}),
+         (CLUSTERING, "Hierarchical Clustering (places)", (760, 100), {}),
+         (TABLE, "Place Ranking", (760, 240), {}),
+         (TABLE, "Place Probabilities", (760, 380), {})],
         [(0, "Data", 1, "Images"), (2, "Data", 3, "Images"), (1, "Embeddings", 4, "Data"),
          (3, "Embeddings", 4, "Photos"), (4, "Place Distances", 5, "Distances"),
          (4, "Place Ranking", 6, "Data"), (4, "Predictions", 7, "Data")],
-        {}),
+        {},
+        ('Places come from folder names; ratings from the folders "liked" and "disliked" of the photos a user swiped. Place Ranking lists the places to recommend; the dendrogram shows which places look alike.',
+         (100, 500, 660, 90))),
 }
 
 
-def build(name, description, nodes, links, configure, registry):
+def build(name, description, nodes, links, configure, note, registry):
     scheme = workflow.new_scheme(FOLDER)
     scheme.title = name.replace("-", " ").capitalize()
     scheme.description = description
@@ -179,6 +189,8 @@ def build(name, description, nodes, links, configure, registry):
         made.append(node)
     for source, out, sink, inp in links:
         scheme.new_link(made[source], out, made[sink], inp)
+    text, rect = note  # what to do next, on the canvas beside the widgets
+    scheme.add_annotation(SchemeTextAnnotation(rect, text))
     workflow.run_until_settled(scheme)
     for title, step in configure.items():
         step(workflow.widget_by_title(scheme, title))
@@ -198,9 +210,9 @@ def main(names=()):
     workflow.isolate_widget_settings()  # the files must not depend on this machine's defaults
     app = workflow.ensure_application()  # noqa: F841
     registry = workflow.widget_registry()
-    for name, (description, nodes, links, configure) in WORKFLOWS.items():
+    for name, (description, nodes, links, configure, note) in WORKFLOWS.items():
         if not names or name in names:
-            build(name, description, nodes, links, configure, registry)
+            build(name, description, nodes, links, configure, note, registry)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
-"""Screenshots of each widget with the sample photos, for doc/widgets/images (run by a
-maintainer, offscreen)."""
+"""Screenshots for the documentation (run by a maintainer, offscreen or under Xvfb):
+each widget with the sample photos (doc/widgets/images), each example workflow on the real
+Orange canvas after it ran (doc/images/workflows), and the canvas window for the README.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots.py [widgets] [workflows]
+"""
 import os
 import sys
 
@@ -10,6 +14,7 @@ from AnyQt.QtWidgets import QApplication  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "doc", "widgets", "images")
+WORKFLOW_OUT = os.path.join(ROOT, "doc", "images", "workflows")
 
 
 def settle(widget, app, timeout_s=120):
@@ -31,8 +36,50 @@ def shoot(widget, app, name):
     print(name, file=sys.stderr)
 
 
-def main():
-    app = QApplication.instance() or QApplication([])
+def render_scene(scene, path, margin=20):
+    """The whole workflow (not only what the window shows), on white, as the canvas draws it."""
+    from AnyQt.QtCore import QRectF, Qt
+    from AnyQt.QtGui import QImage, QPainter
+    source = scene.itemsBoundingRect().adjusted(-margin, -margin, margin, margin)
+    image = QImage(int(source.width()), int(source.height()), QImage.Format_ARGB32)
+    image.fill(Qt.white)
+    painter = QPainter(image)
+    painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+    scene.render(painter, QRectF(image.rect()), source)
+    painter.end()
+    image.save(path)
+
+
+def shoot_workflows(app):
+    """Each example on the canvas, as Help -> Examples opens it, after its widgets ran."""
+    import glob
+    from orangecanvas import config as canvas_config
+    from Orange.canvas.config import Config
+    from Orange.canvas.mainwindow import MainWindow
+    from orangecontrib.geophoto import workflow
+    canvas_config.set_default(Config())
+    registry = workflow.widget_registry()
+    os.makedirs(WORKFLOW_OUT, exist_ok=True)
+    for path in sorted(glob.glob(os.path.join(ROOT, "workflows", "*.ows"))):
+        name = os.path.basename(path)[:-4]
+        window = MainWindow()
+        window.set_widget_registry(registry)
+        window.resize(1500, 820)
+        window.show()
+        window.load_scheme(path)
+        document = window.current_document()
+        workflow.run_until_settled(document.scheme())
+        document.scene().clearSelection()
+        app.processEvents()
+        render_scene(document.scene(), os.path.join(WORKFLOW_OUT, f"{name}.png"))
+        if name == "photos-to-google-earth":  # the README's tour: the whole window
+            window.grab().save(os.path.join(ROOT, "doc", "images", "canvas.png"))
+        print(name, file=sys.stderr)
+        document.setModified(False)  # no "save changes?" dialog on close
+        window.close()
+
+
+def shoot_widgets(app):
     from orangecontrib.geophoto.datasets import sample_photo_paths
     from orangecontrib.geophoto.embedders import embed_table
     from orangecontrib.geophoto.exif import geotag_table
@@ -61,5 +108,15 @@ def main():
     shoot(widget, app, "geo-classifier")
 
 
+def main(parts):
+    from orangecontrib.geophoto import workflow
+    workflow.isolate_widget_settings()
+    app = QApplication.instance() or QApplication([])
+    if not parts or "widgets" in parts:
+        shoot_widgets(app)
+    if not parts or "workflows" in parts:
+        shoot_workflows(app)
+
+
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

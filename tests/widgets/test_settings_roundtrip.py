@@ -137,11 +137,9 @@ CASES = {
     "OWGeoClassifier": Case(
         WIDGETS + "owgeoclassifier.OWGeoClassifier", "embedded",
         dict(lat_var="longitude", lon_var="latitude", place_var="category", method=2,
-             do_evaluate=False, top_k=3, auto_apply=False),
-        # The liked/disliked choice is being changed by another engineer right now (into a
-        # plain Setting ``liked_name`` holding a column name chosen from the Photos input);
-        # left out until that settles. Give it a value here then (it needs Photos input).
-        not_covered={"liked_name": "liked/disliked choice, being reworked separately"}),
+             do_evaluate=False, top_k=3, auto_apply=False,
+             # ratings by column name (they usually come on the Photos input)
+             liked_name="category")),
 }
 
 
