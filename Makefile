@@ -8,7 +8,7 @@ SAMPLES := workflows/photos
 
 .PHONY: demo test canvas doc bench clean
 
-$(STAMP): requirements.txt requirements-test.txt constraints.txt setup.py
+$(STAMP): requirements.txt requirements-test.txt doc/requirements.txt constraints.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q \
 		-r requirements.txt -r requirements-test.txt -c constraints.txt
@@ -37,8 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_export.py
 
 doc: $(STAMP)
-	$(PY) -m pip install -q -r doc/requirements.txt
-	$(PY) -m sphinx -q -b html doc doc/_build/html
+	$(PY) -m sphinx -W --keep-going -q -b html doc doc/_build/html
 
 clean:
 	rm -rf $(DEMO_OUT) doc/_build build *.egg-info
