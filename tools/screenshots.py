@@ -1,39 +1,31 @@
-"""Screenshots for the documentation (run by a maintainer, offscreen or under Xvfb):
-each widget with the sample photos (doc/widgets/images), each example workflow on the real
-Orange canvas after it ran (doc/images/workflows), and the canvas window for the README.
+"""Screenshots for the documentation, taken from the real widgets and the real canvas after
+the example workflows ran on the bundled photos (run by a maintainer; the PNGs are
+committed). Take them under Xvfb to see what a user sees:
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tools/screenshots.py [widgets] [workflows]
+    QT_QPA_PLATFORM=xcb QT_XCB_GL_INTEGRATION=none xvfb-run -a -s "-screen 0 1600x1000x24" \\
+        .venv/bin/python tools/screenshots.py [widgets] [workflows]
+
+- doc/widgets/images/<widget>.png: each geophoto widget as its example workflow shows it;
+- doc/images/workflows/<workflow>.png: each example workflow on the canvas;
+- doc/images/canvas.png: the canvas window with "Photos to Google Earth", for the README.
 """
+import glob
 import os
 import sys
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from AnyQt.QtWidgets import QApplication  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "doc", "widgets", "images")
+WIDGET_OUT = os.path.join(ROOT, "doc", "widgets", "images")
 WORKFLOW_OUT = os.path.join(ROOT, "doc", "images", "workflows")
 
-
-def settle(widget, app, timeout_s=120):
-    import time
-    end = time.time() + timeout_s
-    while getattr(widget, "task", None) is not None and time.time() < end:
-        app.processEvents()
-        time.sleep(0.05)
-    for _ in range(20):
-        app.processEvents()
-
-
-def shoot(widget, app, name):
-    widget.show()
-    settle(widget, app)
-    widget.adjustSize()
-    app.processEvents()
-    widget.grab().save(os.path.join(OUT, f"{name}.png"))
-    print(name, file=sys.stderr)
+# image name: (example workflow, node title)
+WIDGET_SHOTS = {
+    "exif-geotag": ("photos-to-google-earth", "EXIF Geotag"),
+    "reverse-geocode": ("photos-to-google-earth", "Reverse Geocode"),
+    "local-embedder": ("photos-to-google-earth", "Local Embedder"),
+    "kml-export": ("photos-to-google-earth", "KML Export"),
+    "geo-classifier": ("where-was-it-taken", "Geo Classifier"),
+    "geo-classifier-places": ("places-and-recommendations", "Geo Classifier"),
+}
 
 
 def render_scene(scene, path, margin=20):
@@ -50,72 +42,59 @@ def render_scene(scene, path, margin=20):
     image.save(path)
 
 
-def shoot_workflows(app):
-    """Each example on the canvas, as Help -> Examples opens it, after its widgets ran."""
-    import glob
-    from orangecanvas import config as canvas_config
-    from Orange.canvas.config import Config
+def open_in_canvas(path, registry):
+    """A canvas main window with the workflow at ``path``, after its widgets ran."""
     from Orange.canvas.mainwindow import MainWindow
     from orangecontrib.geophoto import workflow
+    window = MainWindow()
+    window.set_widget_registry(registry)
+    window.resize(1500, 820)
+    window.show()
+    window.load_scheme(path)
+    document = window.current_document()
+    workflow.run_until_settled(document.scheme())
+    document.scene().clearSelection()
+    return window, document
+
+
+def close(window, document):
+    document.setModified(False)  # no "save changes?" dialog on close
+    window.close()
+
+
+def shoot_widget(app, widget, path):
+    widget.show()
+    widget.raise_()
+    for _ in range(20):
+        app.processEvents()
+    widget.grab().save(path)
+    widget.hide()
+
+
+def main(parts):
+    from AnyQt.QtWidgets import QApplication
+    from orangecanvas import config as canvas_config
+    from Orange.canvas.config import Config
+    from orangecontrib.geophoto import workflow
+    workflow.isolate_widget_settings()
+    app = QApplication.instance() or QApplication([])
     canvas_config.set_default(Config())
     registry = workflow.widget_registry()
     os.makedirs(WORKFLOW_OUT, exist_ok=True)
     for path in sorted(glob.glob(os.path.join(ROOT, "workflows", "*.ows"))):
         name = os.path.basename(path)[:-4]
-        window = MainWindow()
-        window.set_widget_registry(registry)
-        window.resize(1500, 820)
-        window.show()
-        window.load_scheme(path)
-        document = window.current_document()
-        workflow.run_until_settled(document.scheme())
-        document.scene().clearSelection()
-        app.processEvents()
-        render_scene(document.scene(), os.path.join(WORKFLOW_OUT, f"{name}.png"))
-        if name == "photos-to-google-earth":  # the README's tour: the whole window
-            window.grab().save(os.path.join(ROOT, "doc", "images", "canvas.png"))
+        window, document = open_in_canvas(path, registry)
+        if not parts or "workflows" in parts:
+            render_scene(document.scene(), os.path.join(WORKFLOW_OUT, f"{name}.png"))
+            if name == "photos-to-google-earth":  # the README's tour: the whole window
+                window.grab().save(os.path.join(ROOT, "doc", "images", "canvas.png"))
+        if not parts or "widgets" in parts:
+            for image, (example, title) in WIDGET_SHOTS.items():
+                if example == name:
+                    widget = workflow.widget_by_title(document.scheme(), title)
+                    shoot_widget(app, widget, os.path.join(WIDGET_OUT, f"{image}.png"))
         print(name, file=sys.stderr)
-        document.setModified(False)  # no "save changes?" dialog on close
-        window.close()
-
-
-def shoot_widgets(app):
-    from orangecontrib.geophoto.datasets import sample_photo_paths
-    from orangecontrib.geophoto.embedders import embed_table
-    from orangecontrib.geophoto.exif import geotag_table
-    from orangecontrib.geophoto.tables import table_from_paths
-    from orangecontrib.geophoto.widgets.owexifgeotag import OWExifGeotag
-    from orangecontrib.geophoto.widgets.owgeoclassifier import OWGeoClassifier
-    from orangecontrib.geophoto.widgets.owkmlexport import OWKMLExport
-    from orangecontrib.geophoto.widgets.owlocalembedder import OWLocalEmbedder
-    from orangecontrib.geophoto.widgets.owreversegeocode import OWReverseGeocode
-    photos = table_from_paths(sample_photo_paths())
-    geotagged = geotag_table(photos)
-    for cls, name, data in ((OWExifGeotag, "exif-geotag", photos),
-                            (OWLocalEmbedder, "local-embedder", photos),
-                            (OWReverseGeocode, "reverse-geocode", geotagged),
-                            (OWKMLExport, "kml-export", geotagged)):
-        widget = cls()
-        widget.set_data(data)
-        if hasattr(widget, "handleNewSignals"):
-            widget.handleNewSignals()
-        shoot(widget, app, name)
-    embedded = embed_table(geotagged[[0, 2, 3, 4, 5, 6, 7, 8]], layer="fire9").embeddings
-    widget = OWGeoClassifier()
-    widget.method = 2
-    widget.set_data(embedded)
-    widget.handleNewSignals()
-    shoot(widget, app, "geo-classifier")
-
-
-def main(parts):
-    from orangecontrib.geophoto import workflow
-    workflow.isolate_widget_settings()
-    app = QApplication.instance() or QApplication([])
-    if not parts or "widgets" in parts:
-        shoot_widgets(app)
-    if not parts or "workflows" in parts:
-        shoot_workflows(app)
+        close(window, document)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,8 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         self.result: Optional[Result] = None
 
         box = gui.vBox(self.controlArea, "Target")
-        self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable)
+        self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable,
+                                       placeholder="(none)")
         for attr, label in (("lat_var", "Latitude:"), ("lon_var", "Longitude:")):
             gui.comboBox(box, self, attr, label=label, orientation="horizontal",
                          model=self.coord_model, callback=self.commit.deferred)
