@@ -91,7 +91,9 @@ WORKFLOWS = {
          (3, "Selected Data", 5, "Data"), (5, "Data", 6, "Data"),
          (3, "Selected Data", 7, "Data")],
         {"Select Columns (cluster as target)": make_target("Cluster")},
-        ('Select a branch of the dendrogram to see its photos in Image Viewer. Choose a folder in Save Images to get a folder per cluster (C1-C4), and a file in Save Data for the embeddings with their clusters. Point Import Images at your own photos to repeat it.',
+        ("Select a branch of the dendrogram to see its photos in Image Viewer. Choose a folder "
+         "in Save Images to get a folder per cluster (C1-C4), and a file in Save Data for the "
+         "embeddings with their clusters. Point Import Images at your own photos to repeat it.",
          (100, 480, 660, 90))),
     "lobe-style-classification": (
         "Supervised classification, Lobe-style: photos in a folder per place train a "
@@ -113,7 +115,10 @@ WORKFLOWS = {
          (5, "Data", 6, "Images"), (6, "Embeddings", 7, "Data"), (2, "Model", 7, "Predictors"),
          (7, "Predictions", 8, "Data"), (8, "Data", 9, "Data")],
         {"Select Columns (prediction as target)": make_target("Logistic Regression")},
-        ("Import Images names each photo's class after its folder. Test and Score: 10 random 80/20 splits. Choose a folder in Save Images to sort the new photos into a folder per predicted place. A model trained in Lobe works too: Local Embedder, Custom model.",
+        ("Import Images names each photo's class after its folder. Test and Score: 10 random "
+         "80/20 splits. Choose a folder in Save Images to sort the new photos into a folder "
+         "per predicted place. A model trained in Lobe works too: Local Embedder, Custom "
+         "model.",
          (100, 480, 660, 90))),
     "photos-to-google-earth": (
         "Photos to Google Earth: read where and when each photo was taken, name its place "
@@ -125,7 +130,9 @@ WORKFLOWS = {
         [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Images"),
          (3, "Labels", 4, "Data"), (1, "Data", 5, "Data"), (3, "Labels", 6, "Data")],
         {},
-        ("Choose a file in KML Export (.kmz keeps the thumbnails) and open it in Google Earth: each photo where it was taken, named after what it shows and its place, on Google Earth's time slider. The photo without GPS is counted, not placed.",
+        ("Choose a file in KML Export (.kmz keeps the thumbnails) and open it in Google Earth: "
+         "each photo where it was taken, named after what it shows and its place, on Google "
+         "Earth's time slider. The photo without GPS is counted, not placed.",
          (100, 430, 660, 90))),
     "where-was-it-taken": (
         "Where was it taken? Geo Classifier learns from geotagged photos where photos are "
@@ -150,7 +157,10 @@ WORKFLOWS = {
         {"Geo Map (predicted)": show_coordinates(
             "latitude (predicted)", "longitude (predicted)", "error (m)"),
          "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)")},
-        ('Geo Classifier learns from the geotagged photos where photos are taken (Auto: method and settings chosen by cross-validation) and predicts it for the new ones, even the one without GPS. The maps show the new photos where predicted and where they really were, coloured by the error.',
+        ("Geo Classifier learns from the geotagged photos where photos are taken (Auto: method "
+         "and settings chosen by cross-validation) and predicts it for the new ones, even the "
+         "one without GPS. The maps show the new photos where predicted and where they really "
+         "were, coloured by the error.",
          (100, 480, 660, 90))),
     "places-and-recommendations": (
         "City recognition and recommendations: photos in a folder per place teach Geo "
@@ -169,7 +179,9 @@ WORKFLOWS = {
          (3, "Embeddings", 4, "Photos"), (4, "Place Distances", 5, "Distances"),
          (4, "Place Ranking", 6, "Data"), (4, "Predictions", 7, "Data")],
         {},
-        ('Places come from folder names; ratings from the folders "liked" and "disliked" of the photos a user swiped. Place Ranking lists the places to recommend; the dendrogram shows which places look alike.',
+        ('Places come from folder names; ratings from the folders "liked" and "disliked" of '
+         "the photos a user swiped. Place Ranking lists the places to recommend; the "
+         "dendrogram shows which places look alike.",
          (100, 500, 660, 90))),
 }
 

@@ -76,7 +76,7 @@ def load_keras_file(path: str, layer: Optional[str]) -> LoadedModel:
         raise ModelError(f"{os.path.basename(path)}: not a model file ({ex})") from ex
     size = _image_size(network.input_shape if not isinstance(network.input_shape, list)
                        else None, os.path.basename(path))
-    layer_names = [l.name for l in network.layers[1:]]
+    layer_names = [layer.name for layer in network.layers[1:]]
     last = network.layers[-1]
     is_classifier = getattr(last, "activation", None) is keras.activations.softmax
     if layer is None:

@@ -37,7 +37,8 @@ def to_unit(lat, lon) -> np.ndarray:
 
 def from_unit(v: np.ndarray):
     v = v / np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.degrees(np.arcsin(np.clip(v[..., 2], -1, 1))), np.degrees(np.arctan2(v[..., 1], v[..., 0]))
+    latitude = np.degrees(np.arcsin(np.clip(v[..., 2], -1, 1)))
+    return latitude, np.degrees(np.arctan2(v[..., 1], v[..., 0]))
 
 
 def geometric_median(points: np.ndarray, weights: np.ndarray, iterations: int = 60):
