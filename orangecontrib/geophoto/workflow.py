@@ -105,6 +105,18 @@ def run_until_settled(scheme, timeout: float = 600) -> None:
             raise TimeoutError(f"the workflow did not settle in {timeout:.0f} s")
 
 
+def wait_for_widget(widget, timeout: float = 120) -> None:
+    """Until a threaded widget (ConcurrentWidgetMixin) has finished its task, e.g. a save
+    started by hand after the workflow settled."""
+    from AnyQt.QtTest import QTest
+    waited, step = 0.0, 0.02
+    while getattr(widget, "task", None) is not None:
+        if waited > timeout:
+            raise TimeoutError(f"{type(widget).__name__} did not finish in {timeout:.0f} s")
+        QTest.qWait(int(step * 1000))
+        waited += step
+
+
 def messages(scheme, severities=("error", "warning")) -> List[NodeMessage]:
     """The messages widgets show on the canvas (the badges over their icons)."""
     from orangecanvas.scheme.node import UserMessage

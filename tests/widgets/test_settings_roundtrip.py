@@ -190,15 +190,6 @@ def _send(widget, value):
     widget.handleNewSignals()
 
 
-def _settle(widget, timeout_ms=60_000):
-    from AnyQt.QtTest import QTest
-    waited = 0
-    while getattr(widget, "task", None) is not None and waited < timeout_ms:
-        QTest.qWait(20)
-        waited += 20
-    assert getattr(widget, "task", None) is None, "the widget did not finish"
-
-
 @pytest.fixture
 def pristine_defaults():
     """Widgets write their settings to class defaults when a scheme is cleared: start each
@@ -247,7 +238,7 @@ def test_settings_survive_saving_and_reopening_the_workflow(
         node = scheme.new_node(registry.widget(case.widget))
         widget = scheme.widget_for_node(node)
         _send(widget, data)
-        _settle(widget)
+        workflow.wait_for_widget(widget, 60)
         settings = _settings_of(widget)
 
         chosen = {}
@@ -272,7 +263,7 @@ def test_settings_survive_saving_and_reopening_the_workflow(
         restored = reopened.widget_for_node(restored_node)
         assert type(restored) is type(widget) and restored is not widget
         _send(restored, data)
-        _settle(restored)
+        workflow.wait_for_widget(restored, 60)
 
         got = {n: _comparable(getattr(restored, n)) for n in chosen}
         lost = {n: (chosen[n], got[n]) for n in chosen if got[n] != chosen[n]}
@@ -283,5 +274,5 @@ def test_settings_survive_saving_and_reopening_the_workflow(
         for s in (scheme, reopened):
             if s is not None:
                 for w in workflow.widgets(s):
-                    _settle(w)
+                    workflow.wait_for_widget(w, 60)
                 workflow.dispose(s)

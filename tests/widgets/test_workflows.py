@@ -41,16 +41,6 @@ def run(registry):
         workflow.dispose(scheme)
 
 
-def wait_for(widget, timeout=120_000):
-    """Until a threaded widget (ConcurrentWidgetMixin) has finished its task."""
-    from AnyQt.QtTest import QTest
-    waited = 0
-    while getattr(widget, "task", None) is not None and waited < timeout:
-        QTest.qWait(50)
-        waited += 50
-    assert getattr(widget, "task", None) is None, "the widget did not finish"
-
-
 def image_files(folder):
     return sorted(os.path.relpath(p, folder) for p in glob.glob(os.path.join(folder, "**", "*.*"),
                                                                  recursive=True))
@@ -135,7 +125,7 @@ def test_workshop_clustering(run, tmp_path):
     save_images = workflow.widget_by_title(scheme, "Save Images (a folder per cluster)")
     save_images.dirname = str(tmp_path / "clusters")
     save_images.save_file()
-    wait_for(save_images)
+    workflow.wait_for_widget(save_images)
     saved = image_files(tmp_path / "clusters")
     assert len(saved) == 32
     assert {os.path.dirname(p) for p in saved} == set(targeted.domain.class_var.values)
@@ -173,7 +163,7 @@ def test_lobe_style_classification(run, tmp_path):
     save_images = workflow.widget_by_title(scheme, "Save Images (a folder per place)")
     save_images.dirname = str(tmp_path / "sorted")
     save_images.save_file()
-    wait_for(save_images)
+    workflow.wait_for_widget(save_images)
     saved = image_files(tmp_path / "sorted")
     assert len(saved) == 5 and {os.path.dirname(p) for p in saved} <= set(predicted.values)
 
@@ -189,7 +179,7 @@ def test_photos_to_google_earth(run, tmp_path):
     export = workflow.widget_by_title(scheme, "KML Export")
     export.filename = str(tmp_path / "venice.kmz")
     export.do_save()
-    wait_for(export)
+    workflow.wait_for_widget(export)
     frame = pyogrio.read_dataframe(str(tmp_path / "venice.kmz"))
     assert len(frame) == 8  # the photo without GPS is reported, not placed
 
