@@ -57,6 +57,17 @@ def open_in_canvas(path, registry):
     return window, document
 
 
+def show_category(window, category):
+    """Open the toolbox tab of ``category``, as a user's click does."""
+    from AnyQt.QtWidgets import QApplication
+    toolbox = window.widgets_tool_box
+    for index in range(toolbox.count()):
+        action = toolbox.tabAction(index)
+        action.setChecked(action.text() == category)
+    for _ in range(10):
+        QApplication.processEvents()
+
+
 def close(window, document):
     document.setModified(False)  # no "save changes?" dialog on close
     window.close()
@@ -86,7 +97,8 @@ def main(parts):
         window, document = open_in_canvas(path, registry)
         if not parts or "workflows" in parts:
             render_scene(document.scene(), os.path.join(WORKFLOW_OUT, f"{name}.png"))
-            if name == "photos-to-google-earth":  # the README's tour: the whole window
+            if name == "photos-to-google-earth":  # the README's tour: the whole window,
+                show_category(window, "Geo Photo")  # with geophoto's widgets in the toolbox
                 window.grab().save(os.path.join(ROOT, "doc", "images", "canvas.png"))
         if not parts or "widgets" in parts:
             for image, (example, title) in WIDGET_SHOTS.items():
