@@ -73,6 +73,15 @@ def show_coordinates(lat, lon, color):
     return configure
 
 
+# as Help -> Example Workflows lists them
+TITLES = {
+    "workshop-clustering": "Workshop clustering",
+    "lobe-style-classification": "Supervised classification, Lobe-style",
+    "photos-to-google-earth": "Photos to Google Earth",
+    "where-was-it-taken": "Where was it taken?",
+    "places-and-recommendations": "City recognition and recommendations",
+}
+
 WORKFLOWS = {
     "workshop-clustering": (
         "Workshop clustering: which photos look alike? Photos of four Venice places are "
@@ -188,7 +197,7 @@ WORKFLOWS = {
 
 def build(name, description, nodes, links, configure, note, registry):
     scheme = workflow.new_scheme(FOLDER)
-    scheme.title = name.replace("-", " ").capitalize()
+    scheme.title = TITLES[name]
     scheme.description = description
     made = []
     for qualified, title, position, settings in nodes:
