@@ -130,3 +130,16 @@ class TestOWGeoClassifierPlaces(WidgetTest):
         settings = self.widget.settingsHandler.pack_data(self.widget)
         restored = self.create_widget(OWGeoClassifier, stored_settings=settings)
         self.assertEqual(restored.liked_name, "")
+
+    def test_workflows_of_0_1_keep_their_ratings_column(self):
+        self.send_signal(self.widget.Inputs.data, self.places)
+        self.wait_until_finished(timeout=60_000)
+        settings = self.widget.settingsHandler.pack_data(self.widget)
+        # as 0.1 saved it: a context setting, encoded (name, type) as contexts store variables
+        settings["__version__"] = 1
+        del settings["liked_name"]
+        settings["context_settings"][0].values["liked_var"] = ("category", 101)
+        restored = self.create_widget(OWGeoClassifier, stored_settings=settings)
+        self.assertEqual(restored.liked_name, "category")
+        self.assertNotIn("liked_var", restored.settingsHandler.pack_data(restored)
+                         ["context_settings"][0].values)

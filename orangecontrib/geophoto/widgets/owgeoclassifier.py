@@ -122,6 +122,7 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
     class Warning(OWWidget.Warning):
         skipped = Msg("{} training rows without coordinates or features were skipped.")
 
+    settings_version = 2  # 2: the ratings column is liked_name, no longer a context setting
     settingsHandler = DomainContextHandler()
     lat_var = ContextSetting(None)
     lon_var = ContextSetting(None)
@@ -168,6 +169,16 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
         self.info_label.setWordWrap(True)
         gui.auto_apply(self.buttonsArea, self)
+
+    @classmethod
+    def migrate_settings(cls, settings, version):
+        """Workflows saved by 0.1 chose the ratings column per training-data context."""
+        if version is None or version < 2:
+            for context in settings.get("context_settings", []):
+                stored = context.values.pop("liked_var", None)
+                if stored and stored[0] is not None:
+                    name = stored[0][0] if isinstance(stored[0], tuple) else stored[0]
+                    settings.setdefault("liked_name", name)
 
     @Inputs.data
     def set_data(self, data: Optional[Table]):
