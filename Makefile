@@ -26,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) -m pytest tests -q
 
-canvas: $(STAMP)
+canvas: doc  # with the help pages F1 opens
 	$(PY) -m Orange.canvas
 
 bench: $(STAMP)
