@@ -18,6 +18,7 @@ errors are binned by the model's own spread score and the 68th percentile of eac
 interpolated.
 """
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -174,7 +175,12 @@ class CellLocator(Locator):
             ok = partition.labels >= 0
             if len(np.unique(partition.labels[ok])) < 2:
                 continue
-            clf = LogisticRegression(C=self.C, max_iter=300).fit(Z[ok], partition.labels[ok])
+            with warnings.catch_warnings():
+                # on a few dozen photos the finest partition has nearly a cell per photo,
+                # by design; scikit-learn would warn that the target looks continuous
+                warnings.filterwarnings("ignore", message="The number of unique classes")
+                clf = LogisticRegression(C=self.C, max_iter=300).fit(Z[ok],
+                                                                     partition.labels[ok])
             centroids = np.array([to_unit(lat[partition.labels == c],
                                           lon[partition.labels == c]).mean(0) * R_M
                                   for c in range(len(partition.cells))])
