@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Widgets keep their class defaults in a temporary folder: tests neither read nor change
 # this machine's Orange settings.
-from orangecontrib.geophoto.workflow import isolate_widget_settings  # noqa: E402
+from orangecontrib.geophoto.widgets.workflow import isolate_widget_settings  # noqa: E402
 isolate_widget_settings()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -35,7 +35,7 @@ def test_f1_help_opens_every_widget_page(built):
     from AnyQt.QtTest import QTest
     from Orange.widgets.tests.base import GuiTest
     from orangecanvas.help import HelpManager
-    from orangecontrib.geophoto import workflow
+    from orangecontrib.geophoto.widgets import workflow
     GuiTest.setUpClass()  # the one QApplication
     registry = workflow.widget_registry()
     manager = HelpManager()

@@ -15,7 +15,7 @@ from Orange.widgets.utils.filedialogs import RecentPath  # noqa: E402
 from orangecanvas.scheme import SchemeNode, SchemeTextAnnotation  # noqa: E402
 from orangecanvas.utils import name_lookup  # noqa: E402
 
-from orangecontrib.geophoto import workflow  # noqa: E402
+from orangecontrib.geophoto.widgets import workflow  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOLDER = os.path.join(ROOT, "workflows")

@@ -45,7 +45,7 @@ def render_scene(scene, path, margin=20):
 def open_in_canvas(path, registry):
     """A canvas main window with the workflow at ``path``, after its widgets ran."""
     from Orange.canvas.mainwindow import MainWindow
-    from orangecontrib.geophoto import workflow
+    from orangecontrib.geophoto.widgets import workflow
     window = MainWindow()
     window.set_widget_registry(registry)
     window.resize(1500, 820)
@@ -86,7 +86,7 @@ def main(parts):
     from AnyQt.QtWidgets import QApplication
     from orangecanvas import config as canvas_config
     from Orange.canvas.config import Config
-    from orangecontrib.geophoto import workflow
+    from orangecontrib.geophoto.widgets import workflow
     workflow.isolate_widget_settings()
     app = QApplication.instance() or QApplication([])
     canvas_config.set_default(Config())

@@ -22,7 +22,7 @@ import pytest
 from Orange.data import Variable
 from orangewidget.settings import ContextSetting, SettingProvider
 
-from orangecontrib.geophoto import workflow
+from orangecontrib.geophoto.widgets import workflow
 from orangecontrib.geophoto.datasets import SAMPLE_PHOTOS
 from orangecontrib.geophoto.widgets.owlocalembedder import MODEL_KEYS
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from orangecontrib.geophoto import workflow
+from orangecontrib.geophoto.widgets import workflow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FOLDER = os.path.join(ROOT, "workflows")

@@ -24,7 +24,7 @@ def run(args) -> int:
         raise CommandError(f"{args.path}: no such workflow file")
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from orangecontrib.geophoto import workflow
+    from orangecontrib.geophoto.widgets import workflow
     workflow.isolate_widget_settings()
     app = workflow.ensure_application()  # noqa: F841 (kept alive while widgets run)
     start = time.perf_counter()
