@@ -131,6 +131,17 @@ class TestOWGeoClassifierPlaces(WidgetTest):
         restored = self.create_widget(OWGeoClassifier, stored_settings=settings)
         self.assertEqual(restored.liked_name, "")
 
+    def test_missing_ratings_column_is_a_warning_not_a_silent_gap(self):
+        self.widget.liked_name = "stars"  # saved with a workflow whose photos had it
+        self.send_signal(self.widget.Inputs.data, self.places)
+        self.send_signal(self.widget.Inputs.photos, self.swipes)
+        predictions = self.get_output(self.widget.Outputs.predictions, wait=60_000)
+        self.assertTrue(self.widget.Warning.no_ratings.is_shown())
+        self.assertIn("stars", str(self.widget.Warning.no_ratings))
+        self.assertIsNone(self.get_output(self.widget.Outputs.place_ranking))
+        self.assertEqual(len(predictions), len(self.swipes))  # every photo still predicted
+        self.assertEqual(self.widget.liked_combo.currentText(), "stars")  # not forgotten
+
     def test_workflows_of_0_1_keep_their_ratings_column(self):
         self.send_signal(self.widget.Inputs.data, self.places)
         self.wait_until_finished(timeout=60_000)

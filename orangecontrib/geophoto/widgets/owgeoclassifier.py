@@ -121,6 +121,7 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
 
     class Warning(OWWidget.Warning):
         skipped = Msg("{} training rows without coordinates or features were skipped.")
+        no_ratings = Msg("The ratings column '{}' is in neither input: no Place Ranking.")
 
     settings_version = 2  # 2: the ratings column is liked_name, no longer a context setting
     settingsHandler = DomainContextHandler()
@@ -241,6 +242,8 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
             self.Error.no_target()
             self._send(Result())
             return
+        self.Warning.no_ratings(self.liked_name, shown=self.place_var is not None and bool(
+            self.liked_name) and _rated_photos(self.liked_name, self.photos, self.data) is None)
         self.info_label.setText("Training…")
         self.start(run_training, self.data, self.photos, self.method, self.lat_var,
                    self.lon_var, self.place_var, self.liked_name, self.do_evaluate,
