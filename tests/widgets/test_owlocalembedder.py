@@ -33,7 +33,7 @@ class TestOWLocalEmbedder(WidgetTest):
         self.send_signal(self.widget.Inputs.data, self.data)
         emb = self.get_output(self.widget.Outputs.embeddings, wait=60_000)
         self.assertEqual(len(emb), len(self.data) - 1)
-        self.assertEqual(len(emb.domain.attributes), 1000)
+        self.assertEqual(len(emb.domain.attributes), 512)  # fire9, the default
         self.assertTrue(np.isfinite(emb.X).all())
         skipped = self.get_output(self.widget.Outputs.skipped)
         self.assertEqual(list(skipped.get_column("image")), ["gone.jpg"])
@@ -44,17 +44,26 @@ class TestOWLocalEmbedder(WidgetTest):
         self.assertIn("9 of 10 images embedded", self.widget.info_label.text())
         self.widget.send_report()
 
-    def test_fire9_layer_and_settings_saved(self):
-        self.widget.squeezenet_layer = 1
+    def test_pool10_layer_and_settings_saved(self):
+        self.widget.squeezenet_layer = 0
         self.widget.top_k = 3
         self.send_signal(self.widget.Inputs.data, self.data[:3])
         emb = self.get_output(self.widget.Outputs.embeddings, wait=60_000)
-        self.assertEqual(len(emb.domain.attributes), 512)
+        self.assertEqual(len(emb.domain.attributes), 1000)
         labels = self.get_output(self.widget.Outputs.labels)
         self.assertIn("label 3", [v.name for v in labels.domain.metas])
         settings = self.widget.settingsHandler.pack_data(self.widget)
         restored = self.create_widget(OWLocalEmbedder, stored_settings=settings)
-        self.assertEqual((restored.squeezenet_layer, restored.top_k), (1, 3))
+        self.assertEqual((restored.squeezenet_layer, restored.top_k), (0, 3))
+
+    def test_workflows_saved_by_0_1_keep_their_layer(self):
+        """pool10 was 0.1's default: a workflow saved then (settings version 1, with or
+        without the layer stored) still embeds with pool10; a new widget uses fire9."""
+        self.assertEqual(self.widget.squeezenet_layer, 1)
+        for stored in ({"__version__": 1, "squeezenet_layer": 0}, {"__version__": 1},
+                       {"top_k": 2}):
+            old = self.create_widget(OWLocalEmbedder, stored_settings=dict(stored))
+            self.assertEqual(old.squeezenet_layer, 0, stored)
 
     def test_bad_custom_model_is_an_error_and_canvas_goes_on(self):
         self.widget.model_index = MODEL_KEYS.index("custom")

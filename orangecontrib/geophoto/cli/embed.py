@@ -19,8 +19,8 @@ def register(subparsers):
                         help=f"{'|'.join(BUILTIN)} or the path of a .keras/.h5/.tflite "
                              "file, a SavedModel folder or a Lobe export "
                              "(default: squeezenet, bundled and offline)")
-    parser.add_argument("--layer", help="feature layer (squeezenet: pool10 or fire9; custom "
-                                        "models: a layer or output name)")
+    parser.add_argument("--layer", help="feature layer (squeezenet: fire9, the default, or pool10 as "
+                             "Image Analytics; custom models: a layer or output name)")
     parser.add_argument("--top", type=int, default=5, metavar="K",
                         help="labels per photo for models with classes (default 5; 0: none)")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -119,7 +119,7 @@ def load_model(model="squeezenet", layer: Optional[str] = None,
             return _LOADED[cache_key]
     configure_tensorflow()
     if model == "squeezenet":
-        loaded = _load_squeezenet(layer or "pool10")
+        loaded = _load_squeezenet(layer)
     elif model in BUILTIN:
         from orangecontrib.geophoto.embedders.keras_apps import load_keras_app
         loaded = load_keras_app(model, layer, weights, on_progress)
@@ -135,8 +135,9 @@ def load_model(model="squeezenet", layer: Optional[str] = None,
     return loaded
 
 
-def _load_squeezenet(layer: str) -> LoadedModel:
+def _load_squeezenet(layer: Optional[str]) -> LoadedModel:
     from orangecontrib.geophoto.embedders import squeezenet
+    layer = layer or squeezenet.DEFAULT_LAYER
     from orangecontrib.geophoto.embedders.imagenet import imagenet_classes, softmax
     if layer not in squeezenet.LAYERS:
         raise ModelError(f"SqueezeNet has no feature layer '{layer}': use "

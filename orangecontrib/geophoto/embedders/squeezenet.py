@@ -17,6 +17,9 @@ FIRE_MODULES = (("fire2", 16, 64), ("fire3", 16, 64), "pool",
 # feature layer name -> (dimension, description)
 LAYERS = {"pool10": (1000, "pooled conv10 (as Image Analytics)"),
           "fire9": (512, "pooled fire9 (better for retrieval)")}
+# fire9 clusters places and geolocates better than pool10 and classifies as well
+# (bench/layers.md), so it is the default from 0.2; pool10 stays for Image Analytics' layer.
+DEFAULT_LAYER = "fire9"
 
 
 def weights_path() -> str:

@@ -62,15 +62,22 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
     class Warning(OWWidget.Warning):
         skipped = Msg("{} could not be read (see Skipped Images).")
 
+    settings_version = 2  # 2: fire9 is the default layer
     settingsHandler = DomainContextHandler()
     image_var = ContextSetting(None)
     model_index = Setting(0)
     custom_path = Setting("", schema_only=True)
-    squeezenet_layer = Setting(0)
+    squeezenet_layer = Setting(1)  # 0: pool10, 1: fire9, the default (bench/layers.md)
     custom_layer = Setting("")
     top_k = Setting(5)
     batch_size = Setting(32)
     auto_apply = Setting(True)
+
+    @classmethod
+    def migrate_settings(cls, settings, version):
+        """Workflows saved by 0.1 keep the layer they ran with (pool10 was the default)."""
+        if version is None or version < 2:
+            settings.setdefault("squeezenet_layer", 0)
 
     def __init__(self):
         OWWidget.__init__(self)
