@@ -32,6 +32,14 @@ def set_image_data(widget, data):
         widget.openContext(data)
 
 
+def leave_room_for_messages(widget, chars: int = 32):
+    """Widen the control area so that a message of ``chars`` characters fits the message
+    bar at the widget's default size (the status bar's buttons and signal icons take about
+    170 px beside it); messages are kept to one short sentence of at most that length."""
+    width = chars * widget.fontMetrics().averageCharWidth() + 170
+    widget.controlArea.setMinimumWidth(max(widget.controlArea.minimumWidth(), width))
+
+
 def time_left(seconds: float) -> str:
     """'about 40 s left', 'about 3 min left': rounded, as a person says it."""
     if seconds < 60:

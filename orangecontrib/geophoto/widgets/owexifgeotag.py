@@ -17,7 +17,7 @@ from Orange.widgets.widget import Input, Msg, Output, OWWidget
 from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag_table
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
-    StoppableTaskMixin, image_column_combo, set_image_data,
+    StoppableTaskMixin, image_column_combo, leave_room_for_messages, set_image_data,
 )
 from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
@@ -67,14 +67,14 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
 
     # one short sentence each, to fit the widget's width; details go in the Info box
     class Error(OWWidget.Error):
-        no_image_column = Msg("Data has no column with image paths.")
-        bad_track = Msg("The GPS track can not be read.")
+        no_image_column = Msg("No image column in the data.")
+        bad_track = Msg("The GPS track can't be read.")
         failed = Msg("Reading the photos failed.")
 
     class Warning(OWWidget.Warning):
-        unreadable = Msg("{} could not be read.")
-        no_gps = Msg("None of the photos has a GPS position.")
-        no_track = Msg("No GPS track: connect Track or pick a file.")
+        unreadable = Msg("{} unreadable.")
+        no_gps = Msg("No photo has a GPS position.")
+        no_track = Msg("No GPS track given.")
 
     settingsHandler = DomainContextHandler()
     image_var = ContextSetting(None)
@@ -126,6 +126,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.progress_label = self.info_label
         self.add_stop_button()
         gui.auto_apply(self.buttonsArea, self)
+        leave_room_for_messages(self)
         # unticking "Apply Automatically" stops a run: nobody expects it to go on
         self.controls.auto_apply.toggled.connect(self._auto_apply_toggled)
 
@@ -184,6 +185,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
                     track = track_from_gpx(self.gpx_path)
                 else:
                     self.Warning.no_track()
+                    self.track_problem = "connect a Track input or choose a GPX file"
             except (OSError, ValueError) as ex:
                 self.Error.bad_track()
                 self.track_problem = str(ex)
@@ -257,7 +259,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         if placed:
             lines.append("placed " + ", ".join(placed))
         if self.track_problem:
-            lines.append(f"Track not used: {self.track_problem}")
+            lines.append(f"No track: {self.track_problem}")
         if r.errors:
             shown = ", ".join(f"{name} ({reason})" for name, reason in r.errors[:3])
             more = f" and {len(r.errors) - 3} more" if len(r.errors) > 3 else ""

@@ -30,7 +30,7 @@ from orangecontrib.geophoto.export.table import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_image_column
-from orangecontrib.geophoto.widgets.common import StoppableTaskMixin
+from orangecontrib.geophoto.widgets.common import StoppableTaskMixin, leave_room_for_messages
 
 MAX_GROUPS = 60  # a string column with more distinct values is no use as folders
 
@@ -82,14 +82,14 @@ def template_problem(template: str, names) -> Optional[str]:
     try:
         fields = template_fields(template)
     except ValueError:
-        return "A { in the name template is not closed."
+        return "A { in Name is not closed."
     unknown = next((f for f in fields if f not in names), None)
     if unknown is None:
         return None
     if not unknown:
-        return "Put a column name between { and }."
-    short = unknown if len(unknown) <= 16 else unknown[:15] + "…"
-    return f"There is no column '{short}'."
+        return "Name: put a column in { }."
+    short = unknown if len(unknown) <= 10 else unknown[:9] + "…"
+    return f"Name: no column '{short}'."
 
 
 class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
@@ -108,16 +108,16 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
 
     # one short sentence each, to fit the widget's width; details go in the Info box
     class Error(OWSaveBase.Error):
-        no_coordinates = Msg("Data has no latitude and longitude columns.")
-        export_failed = Msg("Export failed; see Info below.")
+        no_coordinates = Msg("No latitude/longitude columns.")
+        export_failed = Msg("Export failed; see Info.")
 
     class Warning(OWSaveBase.Warning):
-        without_position = Msg("{} without a position left out.")
+        without_position = Msg("{} without a position.")
         template = Msg("{}")  # template_problem(): short sentences
 
     class Information(OWSaveBase.Information):
         saved = Msg("Saved {}.")
-        predicted = Msg("{} at a predicted position.")
+        predicted = Msg("{} predicted.")
 
     settings_version = 2
     settingsHandler = DomainContextHandler()
@@ -182,6 +182,7 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
             button.setAutoDefault(False)
             button.setDefault(False)
         self._fill_column_combo()
+        leave_room_for_messages(self)
 
     @classmethod
     def migrate_settings(cls, settings, version):
@@ -254,11 +255,14 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
         located = np.isfinite(lat) & np.isfinite(lon)
         self.n_located = n = int(located.sum())
         missing = len(self.data) - n
-        self.Warning.without_position(f"{missing} {pl(missing, 'row')}", shown=missing > 0)
+        self.Warning.without_position(f"{missing:,} {pl(missing, 'row')}",
+                                      shown=missing > 0)
         guessed = int(predicted.sum())
-        self.Information.predicted(f"{guessed} {pl(guessed, 'photo')}", shown=guessed > 0)
+        self.Information.predicted(f"{guessed:,} {pl(guessed, 'position')}",
+                                   shown=guessed > 0)
         self.info_label.setText(f"{n:,} {pl(n, 'placemark')} to export" + (
-            f"; {missing:,} {pl(missing, 'row')} without a position." if missing else "."))
+            f"; {missing:,} {pl(missing, 'row')} without a position left out."
+            if missing else "."))
 
     def options(self) -> ExportOptions:
         return ExportOptions(
