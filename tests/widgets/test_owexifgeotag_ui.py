@@ -170,7 +170,7 @@ class TestOWExifGeotagUI(WidgetTest):
     def test_neighbour_option_reads_as_one_line(self):
         """The minutes sit in one labelled spin box, not a sentence broken over a line."""
         spin = self.widget.controls.neighbour_minutes
-        self.assertEqual(spin.suffix(), " min apart")
+        self.assertEqual(spin.suffix(), " min")
         self.assertEqual(spin.alignment() & Qt.AlignRight, Qt.AlignRight)
         self.assertTrue(re.fullmatch(r"Place between geotagged photos",
                                      self.widget.controls.use_neighbours.text()))

@@ -103,8 +103,12 @@ class StoppableTaskMixin:
         super()._on_task_done(future)
 
     def cancel(self):
+        """Every way a run ends early (Stop, new input, closing) leaves Info saying so."""
+        running = self.is_running()
         self.stop_button.setEnabled(False)
         super().cancel()
+        if running:
+            self.progress_label.setText(f"Stopped after {self.progress_done()}.")
 
     def is_running(self) -> bool:
         return self.task is not None

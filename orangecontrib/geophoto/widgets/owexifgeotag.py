@@ -103,8 +103,8 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         row = gui.hBox(self.track_box)
         self.gpx_edit = gui.lineEdit(row, self, "gpx_path", placeholderText="GPX file…",
                                      callback=self._track_options_changed)
-        button = gui.button(row, self, "…", callback=self._browse_gpx, autoDefault=False,
-                            width=30, tooltip="Choose a GPX file")
+        button = gui.button(row, self, "", callback=self._browse_gpx, autoDefault=False,
+                            tooltip="Choose a GPX file")
         button.setIcon(self.style().standardIcon(QStyle.SP_DirOpenIcon))
         gui.doubleSpin(self.track_box, self, "clock_offset", -24, 24, 0.25,
                        label="Camera clock minus UTC:", suffix=" h",
@@ -117,8 +117,8 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
                      callback=self._neighbours_toggled)
         self.neighbour_box = gui.indentedBox(box)
         gui.spin(self.neighbour_box, self, "neighbour_minutes", 1, 24 * 60,
-                 label="Taken at most:", suffix=" min apart", alignment=Qt.AlignRight,
-                 callback=self._neighbours_changed, controlWidth=110)
+                 label="Taken within:", suffix=" min", alignment=Qt.AlignRight,
+                 callback=self._neighbours_changed, controlWidth=80)
         self._enable_options()
 
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")

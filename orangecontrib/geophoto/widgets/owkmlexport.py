@@ -116,7 +116,6 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
         template = Msg("{}")  # template_problem(): short sentences
 
     class Information(OWSaveBase.Information):
-        saved = Msg("Saved {}.")
         predicted = Msg("{} predicted.")
 
     settings_version = 2
@@ -164,7 +163,7 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.balloon_view = gui.listView(
             balloon, self, "balloon_vars", model=self.balloon_model,
             selectionMode=QListView.ExtendedSelection, callback=self._options_changed)
-        self.balloon_view.setMaximumHeight(140)
+        self.balloon_view.setMaximumHeight(110)
         privacy = gui.radioButtons(None, self, "privacy", box="Privacy",
                                    callback=self._options_changed)
         self.grid.addWidget(privacy, 2, 0, 1, 2)
@@ -285,7 +284,6 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
 
     def do_save(self):
         self.Error.export_failed.clear()
-        self.Information.saved.clear()
         if self.Error.no_coordinates.is_shown():
             return
         self.start_counted(self.n_located, run_export, self.data, self.filename,
@@ -294,7 +292,6 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
     def on_done(self, summary: ExportSummary):
         self.summary = summary
         placemarks = f"{summary.placemarks:,} {pl(summary.placemarks, 'placemark')}"
-        self.Information.saved(placemarks)
         self.info_label.setText(f"Saved {placemarks} to {summary.path}.")
 
     def on_exception(self, ex: Exception):
