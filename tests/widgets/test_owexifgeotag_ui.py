@@ -47,7 +47,7 @@ def assert_messages_fit(test, widget, samples):
             msg(*args)
             test.process_events()
             text = "" + msg.formatted  # a plain str: messages compare by identity
-            test.assertEqual(str(label.text()), text, f"{name} is cut: {ascii(label.text())} {ascii(text)}")
+            test.assertEqual(str(label.text()), text, f"{name} is cut: {label.text()!r}")
             advance = label.fontMetrics().horizontalAdvance(text)
             test.assertLessEqual(advance, label.width() + 1, name)
             test.assertEqual(widget.width(), width, f"{name} widens the widget")
@@ -98,7 +98,8 @@ class TestOWExifGeotagUI(WidgetTest):
         self.assertEqual(progress_text(1234 / 2387, 2387, "photo", 0), "1,234 of 2,387 photos")
         self.assertEqual(progress_text(0.5, 2387, "photo", 40),
                          "1,194 of 2,387 photos, about 40 s left")
-        self.assertEqual(progress_text(0.1, 10, "photo", 60), "1 of 10 photos, about 9 min left")
+        self.assertEqual(progress_text(0.1, 10, "photo", 60),
+                         "1 of 10 photos, about 9 min left")
 
     def test_every_message_fits_the_default_width(self):
         checked = assert_messages_fit(self, self.widget, {"unreadable": ("2,387 files",)})
