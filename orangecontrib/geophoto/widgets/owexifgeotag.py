@@ -185,7 +185,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
                     track = track_from_gpx(self.gpx_path)
                 else:
                     self.Warning.no_track()
-                    self.track_problem = "connect a Track input or choose a GPX file"
+                    self.track_problem = "connect a Track input or choose a GPX file."
             except (OSError, ValueError) as ex:
                 self.Error.bad_track()
                 self.track_problem = str(ex)
