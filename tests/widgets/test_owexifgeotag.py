@@ -54,8 +54,8 @@ class TestOWExifGeotag(WidgetTest):
         out = self.get_output(self.widget.Outputs.data, wait=10_000)
         self.assertEqual(len(out), len(data))
         self.assertTrue(self.widget.Warning.unreadable.is_shown())
-        self.assertIn("missing.jpg (file not found)", str(self.widget.Warning.unreadable))
-        self.assertIn("URLs are not read", str(self.widget.Warning.unreadable))
+        self.assertIn("missing.jpg (file not found)", self.widget.info_label.text())
+        self.assertIn("URLs are not read", self.widget.info_label.text())
 
     def test_no_image_column(self):
         data = Table.from_numpy(Domain([ContinuousVariable("x")]), np.zeros((2, 1)))

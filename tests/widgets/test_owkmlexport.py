@@ -41,7 +41,7 @@ class TestOWKMLExport(WidgetTest):
         self.assertTrue(self.widget.Warning.without_position.is_shown())
         self.assertIn(f"{len(self.photos) - self._located()} row",
                       str(self.widget.Warning.without_position))
-        self.assertTrue(self.widget.Information.saved.is_shown())
+        self.assertIn("Saved", self.widget.info_label.text())  # the confirmation moved to Info
         frame = pyogrio.read_dataframe(f"/vsizip/{path}/doc.kml")
         self.assertEqual(len(frame), self._located())
         self.widget.send_report()
@@ -120,7 +120,7 @@ class TestOWKMLExport(WidgetTest):
         with open(path) as f:
             self.assertEqual(f.read(), "previous export")
         self.assertFalse(self.widget.Error.export_failed.is_shown())
-        self.assertFalse(self.widget.Information.saved.is_shown())
+        self.assertIn("Stopped", self.widget.info_label.text())
         # a new input also cancels: the second export's file is complete
         self.widget.save_file()
         self.send_signal(self.widget.Inputs.data, self.photos)

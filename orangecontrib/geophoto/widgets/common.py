@@ -1,6 +1,11 @@
-"""Pieces shared by the widgets that read photos (EXIF Geotag, Local Embedder)."""
+"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder) and a
+Stop button with progress in the Info box (EXIF Geotag, KML Export)."""
+import time
+
+from AnyQt.QtWidgets import QStyle
 from Orange.data import DiscreteVariable, StringVariable
 from Orange.widgets import gui
+from Orange.widgets.utils.localization import pl
 from Orange.widgets.utils.itemmodels import DomainModel
 
 from orangecontrib.geophoto.tables import find_image_column, image_column_candidates
@@ -25,3 +30,95 @@ def set_image_data(widget, data):
     widget.Error.no_image_column(shown=data is not None and not candidates)
     if data is not None and candidates:
         widget.openContext(data)
+
+
+def leave_room_for_messages(widget, chars: int = 32):
+    """Widen the control area so that a message of ``chars`` characters fits the message
+    bar at the widget's default size (the status bar's buttons and signal icons take about
+    170 px beside it); messages are kept to one short sentence of at most that length."""
+    width = chars * widget.fontMetrics().averageCharWidth() + 170
+    widget.controlArea.setMinimumWidth(max(widget.controlArea.minimumWidth(), width))
+
+
+def time_left(seconds: float) -> str:
+    """'about 40 s left', 'about 3 min left': rounded, as a person says it."""
+    if seconds < 60:
+        return f"about {max(5, int(round(seconds / 5)) * 5)} s left"
+    return f"about {int(round(seconds / 60))} min left"
+
+
+def progress_text(fraction: float, total: int, noun: str, elapsed: float) -> str:
+    """'1,234 of 2,387 photos, about 40 s left' (the estimate once there is one)."""
+    done = min(total, int(round(fraction * total)))
+    text = f"{done:,} of {total:,} {pl(total, noun)}"
+    if fraction >= 0.01 and elapsed >= 1:
+        text += ", " + time_left(elapsed * (1 - fraction) / fraction)
+    return text
+
+
+class StoppableTaskMixin:
+    """A Stop button and a progress line in the Info box for a ConcurrentWidgetMixin
+    widget, so a person sees how far long work is and can end it.
+
+    Call ``add_stop_button`` in ``__init__``, ``start_counted`` instead of ``start`` and
+    implement ``on_stopped`` (what the widget says and sends after a Stop)."""
+    progress_label = None  # the Info box's QLabel, set by the widget
+    progress_noun = "photo"
+
+    def add_stop_button(self):
+        self.stop_button = gui.button(self.buttonsArea, self, "Stop", callback=self.stop,
+                                      autoDefault=False,
+                                      tooltip="Stop the work now running")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setIcon(self.style().standardIcon(QStyle.SP_BrowserStop))
+        self.buttonsArea.layout().insertWidget(0, self.stop_button)
+        self.__total, self.__started, self.__fraction = 0, 0.0, 0.0
+
+    def start_counted(self, total: int, task, *args):
+        self.start(task, *args)
+        self.__total, self.__started, self.__fraction = total, time.monotonic(), 0.0
+        self.stop_button.setEnabled(True)
+        self._show_progress(0)
+
+    def progress_done(self) -> str:
+        """'1,234 of 2,387 photos': how far the last run came."""
+        return progress_text(self.__fraction, self.__total, self.progress_noun, 0)
+
+    def _show_progress(self, percent: float):
+        self.__fraction = percent / 100
+        self.progress_label.setText(progress_text(
+            self.__fraction, self.__total, self.progress_noun,
+            time.monotonic() - self.__started) + "…")
+
+    def _connect_signals(self, state):
+        super()._connect_signals(state)
+        state.progress_changed.connect(self._show_progress)
+
+    def _disconnect_signals(self, state):
+        super()._disconnect_signals(state)
+        state.progress_changed.disconnect(self._show_progress)
+
+    def _on_task_done(self, future):
+        self.stop_button.setEnabled(False)
+        super()._on_task_done(future)
+
+    def cancel(self):
+        """Every way a run ends early (Stop, new input, closing) leaves Info saying so."""
+        running = self.is_running()
+        self.stop_button.setEnabled(False)
+        super().cancel()
+        if running:
+            self.progress_label.setText(f"Stopped after {self.progress_done()}.")
+
+    def is_running(self) -> bool:
+        return self.task is not None
+
+    def stop(self):
+        """The Stop button: end the running work and say so."""
+        if not self.is_running():
+            return
+        self.cancel()
+        self.on_stopped(self.progress_done())
+
+    def on_stopped(self, how_far: str):
+        raise NotImplementedError

@@ -3,6 +3,7 @@ import os
 from typing import NamedTuple, Optional
 
 import numpy as np
+from AnyQt.QtCore import Qt
 from AnyQt.QtWidgets import QFileDialog, QStyle
 
 from Orange.data import Table
@@ -15,7 +16,9 @@ from Orange.widgets.widget import Input, Msg, Output, OWWidget
 
 from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag_table
 from orangecontrib.geophoto.progress import Cancelled
-from orangecontrib.geophoto.widgets.common import image_column_combo, set_image_data
+from orangecontrib.geophoto.widgets.common import (
+    StoppableTaskMixin, image_column_combo, leave_room_for_messages, set_image_data,
+)
 from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
 
@@ -44,7 +47,7 @@ def run_geotag(data: Table, image_var, placement: Optional[Placement],
     return Result(out, np.isfinite(lat), errors, placed)
 
 
-class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
+class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
     name = "EXIF Geotag"
     description = "Where, when and with which camera photos were taken, from their metadata."
     icon = "icons/ExifGeotag.svg"
@@ -62,14 +65,16 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
         geotagged = Output("Geotagged", Table)
         without_location = Output("Without Location", Table)
 
+    # one short sentence each, to fit the widget's width; details go in the Info box
     class Error(OWWidget.Error):
-        no_image_column = Msg("Data has no column with image paths.")
-        bad_track = Msg("Track can not be used: {}")
-        failed = Msg("Reading metadata failed: {}")
+        no_image_column = Msg("No image column in the data.")
+        bad_track = Msg("The GPS track can't be read.")
+        failed = Msg("Reading the photos failed.")
 
     class Warning(OWWidget.Warning):
-        unreadable = Msg("{} could not be read: {}")
-        no_track = Msg("Placing by track is on, but there is no Track input or GPX file.")
+        unreadable = Msg("{} unreadable.")
+        no_gps = Msg("No photo has a GPS position.")
+        no_track = Msg("No GPS track given.")
 
     settingsHandler = DomainContextHandler()
     image_var = ContextSetting(None)
@@ -87,32 +92,43 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
         self.data: Optional[Table] = None
         self.track_data: Optional[Table] = None
         self.result: Optional[Result] = None
+        self.track_problem = ""
 
         image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Photos without GPS")
         gui.checkBox(box, self, "use_track", "Place by GPS track (Track input or GPX file)",
                      callback=self._track_options_changed)
-        row = gui.hBox(gui.indentedBox(box))
+        self.track_box = gui.indentedBox(box)
+        row = gui.hBox(self.track_box)
         self.gpx_edit = gui.lineEdit(row, self, "gpx_path", placeholderText="GPX file…",
                                      callback=self._track_options_changed)
-        button = gui.button(row, self, "…", callback=self._browse_gpx, autoDefault=False,
-                            width=30)
+        button = gui.button(row, self, "", callback=self._browse_gpx, autoDefault=False,
+                            tooltip="Choose a GPX file")
         button.setIcon(self.style().standardIcon(QStyle.SP_DirOpenIcon))
-        indented = gui.indentedBox(box)
-        gui.doubleSpin(indented, self, "clock_offset", -24, 24, 0.25,
-                       label="Camera clock minus UTC (hours):",
-                       callback=self._track_options_changed, controlWidth=70)
-        gui.spin(indented, self, "max_gap", 1, 24 * 60, label="Farthest from a fix (min):",
-                 callback=self._track_options_changed, controlWidth=70)
-        gui.checkBox(box, self, "use_neighbours",
-                     "Place between geotagged photos taken within",
-                     callback=self.commit.deferred)
-        gui.spin(gui.indentedBox(box), self, "neighbour_minutes", 1, 24 * 60,
-                 label="minutes:", callback=self._neighbours_changed, controlWidth=70)
+        gui.doubleSpin(self.track_box, self, "clock_offset", -24, 24, 0.25,
+                       label="Camera clock minus UTC:", suffix=" h",
+                       alignment=Qt.AlignRight, callback=self._track_options_changed,
+                       controlWidth=80)
+        gui.spin(self.track_box, self, "max_gap", 1, 24 * 60, label="Farthest from a fix:",
+                 suffix=" min", alignment=Qt.AlignRight,
+                 callback=self._track_options_changed, controlWidth=80)
+        gui.checkBox(box, self, "use_neighbours", "Place between geotagged photos",
+                     callback=self._neighbours_toggled)
+        self.neighbour_box = gui.indentedBox(box)
+        gui.spin(self.neighbour_box, self, "neighbour_minutes", 1, 24 * 60,
+                 label="Taken within:", suffix=" min", alignment=Qt.AlignRight,
+                 callback=self._neighbours_changed, controlWidth=80)
+        self._enable_options()
 
-        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Photos"), "No data.")
+        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
+        self.info_label.setWordWrap(True)
+        self.progress_label = self.info_label
+        self.add_stop_button()
         gui.auto_apply(self.buttonsArea, self)
+        leave_room_for_messages(self)
+        # unticking "Apply Automatically" stops a run: nobody expects it to go on
+        self.controls.auto_apply.toggled.connect(self._auto_apply_toggled)
 
     # --- inputs ------------------------------------------------------------------------
     @Inputs.data
@@ -135,15 +151,30 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
             self.use_track = True
             self._track_options_changed()
 
+    def _enable_options(self):
+        """Options of an unticked placement are greyed out."""
+        self.track_box.setEnabled(self.use_track)
+        self.neighbour_box.setEnabled(self.use_neighbours)
+
     def _track_options_changed(self):
+        self._enable_options()
+        self.commit.deferred()
+
+    def _neighbours_toggled(self):
+        self._enable_options()
         self.commit.deferred()
 
     def _neighbours_changed(self):
         if self.use_neighbours:
             self.commit.deferred()
 
+    def _auto_apply_toggled(self, on: bool):
+        if not on and self.is_running():
+            self.stop()
+
     def _placement(self) -> Optional[Placement]:
         self.Error.bad_track.clear()
+        self.track_problem = ""
         self.Warning.no_track.clear()
         track = None
         if self.use_track:
@@ -154,8 +185,10 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
                     track = track_from_gpx(self.gpx_path)
                 else:
                     self.Warning.no_track()
+                    self.track_problem = "connect a Track input or choose a GPX file."
             except (OSError, ValueError) as ex:
-                self.Error.bad_track(str(ex))
+                self.Error.bad_track()
+                self.track_problem = str(ex)
         if track is None and not self.use_neighbours:
             return None
         return Placement(track=track, clock_offset=self.clock_offset, max_gap=self.max_gap,
@@ -166,32 +199,39 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
     def commit(self):
         self.Error.failed.clear()
         self.Warning.unreadable.clear()
+        self.Warning.no_gps.clear()
         self.result = None
         if self.data is None or self.image_var is None or not len(self.data):
             self.cancel()
             self._send(None)
-            self.info_label.setText("No data." if self.data is None or self.image_var is None
-                                    else "No photos.")
+            self.info_label.setText(
+                "No data." if self.data is None else
+                "No image column." if self.image_var is None else "No photos.")
             return
         placement = self._placement()
-        self.info_label.setText("Reading…")
-        self.start(run_geotag, self.data, self.image_var, placement)
+        self.start_counted(len(self.data), run_geotag, self.data, self.image_var, placement)
 
     def on_done(self, result: Result):
         self.result = result
-        if result.errors:
-            shown = ", ".join(f"{name} ({reason})" for name, reason in result.errors[:5])
-            more = f" and {len(result.errors) - 5} more" if len(result.errors) > 5 else ""
-            n = len(result.errors)
-            self.Warning.unreadable(f"{n} {pl(n, 'file')}", shown + more)
+        n = len(result.errors)
+        self.Warning.unreadable(f"{n} {pl(n, 'file')}", shown=n > 0)
+        self.Warning.no_gps(shown=not result.located.any() and n < len(result.data))
         self.info_label.setText(self._summary())
         self._send(result)
 
     def on_exception(self, ex: Exception):
         if isinstance(ex, Cancelled):
             return
-        self.Error.failed(str(ex))
+        self.Error.failed()
+        self.info_label.setText(f"Reading the photos failed: {ex}")
         self._send(None)
+
+    def on_stopped(self, how_far: str):
+        self.info_label.setText(f"Stopped after {how_far}; nothing sent. "
+                                "Press Apply to read them all.")
+        self._send(None)
+        if not self.auto_apply:
+            self.commit.deferred()  # marks Apply as pending
 
     def on_partial_result(self, _):
         pass
@@ -212,13 +252,18 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
             return "No data."
         r = self.result
         n, located = len(r.data), int(r.located.sum())
-        lines = [f"{n} {pl(n, 'photo')}: {located} with a position, {n - located} without"]
+        lines = [f"{n:,} {pl(n, 'photo')}: {located:,} with a position, "
+                 f"{n - located:,} without"]
         placed = [f"{count} by {source}" for source, count in r.placed.items()
                   if count and source != "exif"]
         if placed:
             lines.append("placed " + ", ".join(placed))
+        if self.track_problem:
+            lines.append(f"No track: {self.track_problem}")
         if r.errors:
-            lines.append(f"{len(r.errors)} {pl(len(r.errors), 'file')} unreadable")
+            shown = ", ".join(f"{name} ({reason})" for name, reason in r.errors[:3])
+            more = f" and {len(r.errors) - 3} more" if len(r.errors) > 3 else ""
+            lines.append(f"Unreadable: {shown}{more}")
         return "\n".join(lines)
 
     def send_report(self):

@@ -6,11 +6,13 @@ starts the export on a worker thread (ConcurrentWidgetMixin) with a progress bar
 input, a new save or closing the widget cancels a running export, and a cancelled export
 leaves no file (the core writes a temporary file and renames it only when complete).
 """
+import os
+import re
 from typing import List, Optional
 
 import numpy as np
 from AnyQt.QtCore import Qt
-from AnyQt.QtWidgets import QListView
+from AnyQt.QtWidgets import QComboBox, QListView, QPushButton
 
 from Orange.data import Table, Variable
 from Orange.widgets import gui
@@ -23,9 +25,12 @@ from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg
 
 from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export, positions
-from orangecontrib.geophoto.export.table import visible_columns
+from orangecontrib.geophoto.export.table import (
+    balloon_columns, column_cells, template_fields, visible_columns,
+)
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_image_column
+from orangecontrib.geophoto.widgets.common import StoppableTaskMixin, leave_room_for_messages
 
 MAX_GROUPS = 60  # a string column with more distinct values is no use as folders
 
@@ -52,7 +57,42 @@ def group_candidates(data: Optional[Table]) -> List[Variable]:
     return result
 
 
-class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
+_COPY = re.compile(r"^(.+) \((\d+)\)$")
+
+
+def without_copies(data: Table, variables: List[Variable]) -> List[Variable]:
+    """Leave out a column that repeats another under a unique name with the same values
+    (``width (1)`` beside ``width`` when EXIF Geotag adds its own size to Import Images'),
+    so a balloon shows each fact once."""
+    by_name = {v.name: v for v in variables}
+    kept = []
+    for var in variables:
+        match = _COPY.match(var.name)
+        original = by_name.get(match.group(1)) if match else None
+        if original is not None:
+            cells = column_cells(data, [var, original])
+            if cells[var.name] == cells[original.name]:
+                continue
+        kept.append(var)
+    return kept
+
+
+def template_problem(template: str, names) -> Optional[str]:
+    """Why a name template can not be used with these column names, else None."""
+    try:
+        fields = template_fields(template)
+    except ValueError:
+        return "A { in Name is not closed."
+    unknown = next((f for f in fields if f not in names), None)
+    if unknown is None:
+        return None
+    if not unknown:
+        return "Name: put a column in { }."
+    short = unknown if len(unknown) <= 10 else unknown[:9] + "…"
+    return f"Name: no column '{short}'."
+
+
+class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
     name = "KML Export"
     description = ("Photos as Google Earth placemarks (KML/KMZ with thumbnails), "
                    "GeoJSON or GeoPackage.")
@@ -66,16 +106,17 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
     class Inputs:
         data = Input("Data", Table)
 
+    # one short sentence each, to fit the widget's width; details go in the Info box
     class Error(OWSaveBase.Error):
-        no_coordinates = Msg("Data has no latitude and longitude columns.")
-        export_failed = Msg("Export failed: {}")
+        no_coordinates = Msg("No latitude/longitude columns.")
+        export_failed = Msg("Export failed; see Info.")
 
     class Warning(OWSaveBase.Warning):
-        without_position = Msg("{} without a position will not be on the map.")
+        without_position = Msg("{} without a position.")
+        template = Msg("{}")  # template_problem(): short sentences
 
     class Information(OWSaveBase.Information):
-        saved = Msg("Saved {} to {}.")
-        predicted = Msg("{} at a predicted position (with its uncertainty circle).")
+        predicted = Msg("{} predicted.")
 
     settings_version = 2
     settingsHandler = DomainContextHandler()
@@ -92,12 +133,19 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         OWSaveBase.__init__(self, start_row=3)
         ConcurrentWidgetMixin.__init__(self)
         self.summary: Optional[ExportSummary] = None
+        self.n_located = 0
         box = gui.vBox(None, "Placemarks")
         self.grid.addWidget(box, 0, 0, 1, 2)
-        gui.lineEdit(box, self, "name_template", label="Name template:",
-                     orientation="horizontal",
-                     placeholderText="default: {name}, else {place}, else file name",
-                     callback=self._options_changed)
+        self.template_edit = gui.lineEdit(
+            box, self, "name_template", label="Name:", orientation="horizontal",
+            placeholderText="name, place or file name", callback=self._options_changed,
+            tooltip="A template over columns, as {place} – {time (UTC)}; empty: the "
+                    "name column, else the place, else the file name.")
+        self.template_edit.textChanged.connect(self._check_template)
+        self.column_combo = QComboBox(
+            toolTip="Insert a column into the name template as {column}")
+        self.column_combo.activated.connect(self._insert_column)
+        gui.widgetBox(box, orientation="horizontal").layout().addWidget(self.column_combo)
         self.group_model = VariableListModel(placeholder="(no folders)")
         self.group_combo = gui.comboBox(box, self, "group_var", label="Folders by:",
                                         orientation="horizontal", model=self.group_model,
@@ -115,7 +163,7 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         self.balloon_view = gui.listView(
             balloon, self, "balloon_vars", model=self.balloon_model,
             selectionMode=QListView.ExtendedSelection, callback=self._options_changed)
-        self.balloon_view.setMaximumHeight(140)
+        self.balloon_view.setMaximumHeight(110)
         privacy = gui.radioButtons(None, self, "privacy", box="Privacy",
                                    callback=self._options_changed)
         self.grid.addWidget(privacy, 2, 0, 1, 2)
@@ -124,6 +172,16 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         gui.spin(gui.indentedBox(privacy), self, "privacy_grid_m", 10, 100_000, step=100,
                  suffix=" m", alignment=Qt.AlignRight, callback=self._options_changed)
         gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
+        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
+        self.info_label.setWordWrap(True)
+        self.progress_label, self.progress_noun = self.info_label, "placemark"
+        self.add_stop_button()
+        # Enter in the name template must not press Save (and open a file dialog)
+        for button in self.buttonsArea.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        self._fill_column_combo()
+        leave_room_for_messages(self)
 
     @classmethod
     def migrate_settings(cls, settings, version):
@@ -132,8 +190,34 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
             settings.pop("group_column", None)
 
     def _options_changed(self):
+        self.Error.export_failed.clear()  # it was about the options before this change
         if self.auto_save and self.filename and self.data is not None:
             self.save_file()
+
+    def _fill_column_combo(self):
+        self.column_combo.clear()
+        names = [v.name for v in visible_columns(self.data)] if self.data is not None else []
+        self.column_combo.addItem("Insert column…" if names else "(no columns)")
+        self.column_combo.addItems(names)
+        self.column_combo.setEnabled(bool(names))
+
+    def _insert_column(self, index: int):
+        if index > 0:
+            self.template_edit.insert("{" + self.column_combo.itemText(index) + "}")
+            self.template_edit.editingFinished.emit()  # store it, save if automatic
+        self.column_combo.setCurrentIndex(0)
+
+    def _check_template(self, text: str = None):
+        """Warn while typing about a column that does not exist."""
+        text = self.template_edit.text() if text is None else text
+        problem = None
+        if self.data is not None and text.strip():
+            problem = template_problem(text.strip(), {v.name for v in (
+                *self.data.domain.variables, *self.data.domain.metas)})
+        self.Warning.template(problem, shown=problem is not None)
+        if problem is None and self.Error.export_failed.is_shown() and \
+                text.strip() == self.name_template.strip():
+            self.Error.export_failed.clear()
 
     @Inputs.data
     def set_data(self, data: Optional[Table]):
@@ -146,51 +230,78 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         self.group_var, self.balloon_vars = None, []
         if data is not None:
             self.openContext(data)
+        self._fill_column_combo()
         self.on_new_input()
 
     def update_messages(self):
         super().update_messages()
+        if not hasattr(self, "info_label"):  # OWSaveBase.__init__ calls this early
+            return
         self.Error.no_coordinates.clear()
         self.Warning.without_position.clear()
         self.Information.predicted.clear()
+        self._check_template()
+        self.n_located = 0
         if self.data is None:
+            self.info_label.setText("No data.")
             return
         try:
             lat, lon, predicted = positions(self.data)
         except ValueError:
             self.Error.no_coordinates()
+            self.info_label.setText("Nothing to export: no coordinates.")
             return
-        missing = int((~(np.isfinite(lat) & np.isfinite(lon))).sum())
-        self.Warning.without_position(f"{missing} {pl(missing, 'row')}", shown=missing > 0)
+        located = np.isfinite(lat) & np.isfinite(lon)
+        self.n_located = n = int(located.sum())
+        missing = len(self.data) - n
+        self.Warning.without_position(f"{missing:,} {pl(missing, 'row')}",
+                                      shown=missing > 0)
         guessed = int(predicted.sum())
-        self.Information.predicted(f"{guessed} {pl(guessed, 'photo')}", shown=guessed > 0)
+        self.Information.predicted(f"{guessed:,} {pl(guessed, 'position')}",
+                                   shown=guessed > 0)
+        self.info_label.setText(f"{n:,} {pl(n, 'placemark')} to export" + (
+            f"; {missing:,} {pl(missing, 'row')} without a position left out."
+            if missing else "."))
 
     def options(self) -> ExportOptions:
         return ExportOptions(
             name_template=self.name_template.strip(),
             group=self.group_var.name if self.group_var is not None else None,
             thumbnail_size=self.thumbnail_size, time_line=self.time_line,
-            balloon_columns=[v.name for v in self.balloon_vars] or None,
+            balloon_columns=[v.name for v in without_copies(
+                self.data, balloon_columns(self.data, [v.name for v in self.balloon_vars]
+                                           or None))],
             uncertainty_circles=self.uncertainty_circles,
             privacy_grid_m=self.privacy_grid_m if self.privacy == 1 else 0,
             privacy_to_place=self.privacy == 2,
-            document_name=getattr(self.data, "name", "") or "Photos")
+            document_name=self.document_name())
+
+    def document_name(self) -> str:
+        """The name Google Earth shows for the file: the file's own name, else the data's."""
+        if self.filename:
+            return os.path.splitext(os.path.basename(self.filename))[0]
+        return getattr(self.data, "name", "") or "Photos"
 
     def do_save(self):
         self.Error.export_failed.clear()
-        self.Information.saved.clear()
         if self.Error.no_coordinates.is_shown():
             return
-        self.start(run_export, self.data, self.filename, self.options())
+        self.start_counted(self.n_located, run_export, self.data, self.filename,
+                           self.options())
 
     def on_done(self, summary: ExportSummary):
         self.summary = summary
-        self.Information.saved(f"{summary.placemarks} {pl(summary.placemarks, 'placemark')}",
-                               summary.path)
+        placemarks = f"{summary.placemarks:,} {pl(summary.placemarks, 'placemark')}"
+        self.info_label.setText(f"Saved {placemarks} to {summary.path}.")
 
     def on_exception(self, ex: Exception):
         if not isinstance(ex, Cancelled):
-            self.Error.export_failed(str(ex))
+            self.Error.export_failed()
+            self.info_label.setText(f"Export failed: {ex}")
+
+    def on_stopped(self, how_far: str):
+        kept = " (the previous file is kept)" if os.path.exists(self.filename) else ""
+        self.info_label.setText(f"Stopped after {how_far}; nothing saved{kept}.")
 
     def on_partial_result(self, _):
         pass
