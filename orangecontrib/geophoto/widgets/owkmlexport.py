@@ -8,7 +8,6 @@ leaves no file (the core writes a temporary file and renames it only when comple
 """
 from typing import List, Optional
 
-import numpy as np
 from AnyQt.QtCore import Qt
 from AnyQt.QtWidgets import QListView
 
@@ -22,7 +21,8 @@ from Orange.widgets.utils.save.owsavebase import OWSaveBase
 from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg
 
-from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export, positions
+from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export
+from orangecontrib.geophoto.export.privacy import position_status
 from orangecontrib.geophoto.export.table import visible_columns
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_image_column
@@ -72,6 +72,8 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
 
     class Warning(OWSaveBase.Warning):
         without_position = Msg("{} without a position will not be on the map.")
+        impossible = Msg("{} with impossible coordinates left off the map.")
+        thumbnails = Msg("Thumbnails: {} of {} photos could not be read.")
 
     class Information(OWSaveBase.Information):
         saved = Msg("Saved {} to {}.")
@@ -152,16 +154,18 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         super().update_messages()
         self.Error.no_coordinates.clear()
         self.Warning.without_position.clear()
+        self.Warning.impossible.clear()
         self.Information.predicted.clear()
         if self.data is None:
             return
         try:
-            lat, lon, predicted = positions(self.data)
+            _, _, predicted, valid, missing = position_status(self.data)
         except ValueError:
             self.Error.no_coordinates()
             return
-        missing = int((~(np.isfinite(lat) & np.isfinite(lon))).sum())
+        impossible, missing = int((~valid & ~missing).sum()), int(missing.sum())
         self.Warning.without_position(f"{missing} {pl(missing, 'row')}", shown=missing > 0)
+        self.Warning.impossible(f"{impossible} {pl(impossible, 'row')}", shown=impossible > 0)
         guessed = int(predicted.sum())
         self.Information.predicted(f"{guessed} {pl(guessed, 'photo')}", shown=guessed > 0)
 
@@ -179,6 +183,7 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
     def do_save(self):
         self.Error.export_failed.clear()
         self.Information.saved.clear()
+        self.Warning.thumbnails.clear()
         if self.Error.no_coordinates.is_shown():
             return
         self.start(run_export, self.data, self.filename, self.options())
@@ -187,6 +192,8 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
         self.summary = summary
         self.Information.saved(f"{summary.placemarks} {pl(summary.placemarks, 'placemark')}",
                                summary.path)
+        self.Warning.thumbnails(summary.thumbnails_failed, summary.photos,
+                                shown=summary.thumbnails_failed > 0)
 
     def on_exception(self, ex: Exception):
         if not isinstance(ex, Cancelled):
@@ -210,7 +217,8 @@ class OWKMLExport(OWSaveBase, ConcurrentWidgetMixin):
             self.report_paragraph(
                 "Last export", f"{self.summary.placemarks} placemarks "
                 f"({self.summary.predicted} predicted), "
-                f"{self.summary.without_position} rows without a position left out")
+                f"{self.summary.without_position} rows without a position and "
+                f"{self.summary.impossible} with impossible coordinates left out")
 
     def onDeleteWidget(self):
         self.shutdown()
