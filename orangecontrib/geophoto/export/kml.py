@@ -9,7 +9,6 @@ text escaped by ``text``: a label, place or file name can never become markup.
 """
 import errno
 import html
-import io
 import math
 import os
 import re
@@ -166,13 +165,12 @@ class _Placemarks:
         self.balloon = [v for v in balloon_columns(data, options.balloon_columns)
                         if v.name not in exported.hidden]
         keys = group_keys(data, options.group, replaced, self.located)
-        if keys is None:
-            self.groups, self.group_of = [], None
-        else:
-            self.groups, self.group_of = np.unique(np.array(keys + [""], dtype=object)[:-1],
-                                                   return_inverse=True) \
-                if keys else ([], np.zeros(0, int))
-            self.groups = [str(g) for g in self.groups]
+        self.groups, self.group_of = [], None  # folder names (sorted), each row's folder
+        if keys is not None:
+            values = np.empty(len(keys), dtype=object)
+            values[:] = keys
+            groups, self.group_of = np.unique(values, return_inverse=True)
+            self.groups = [str(g) for g in groups]
         self.times = utc_times(data)
         self.radius = column(data, UNCERTAINTY) if options.uncertainty_circles else None
         self.image_var = find_image_column(data) if options.thumbnail_size > 0 else None
@@ -310,40 +308,41 @@ def write_kml(data, path: str, options: ExportOptions = None, on_progress=None,
 
 def _write_document(marks: _Placemarks, stream, on_progress, should_stop):
     """The KML document, written as it is made: styles, folders of placemarks, the line."""
-    out = io.TextIOWrapper(stream, encoding="utf-8", newline="\n", write_through=False)
-    out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="{KML_NS}">\n'
-              f" <Document>\n  <name>{text(marks.options.document_name)}</name>\n")
+
+    def write(part: str):
+        stream.write(part.encode("utf-8"))
+
+    write(f'<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="{KML_NS}">\n'
+          f" <Document>\n  <name>{text(marks.options.document_name)}</name>\n")
     for k, _ in enumerate(marks.groups):
-        out.write(_icon_style(f"group{k + 1}", PALETTE[k % len(PALETTE)]))
+        write(_icon_style(f"group{k + 1}", PALETTE[k % len(PALETTE)]))
     if marks.has_circles():
-        out.write(CIRCLE_STYLE)
+        write(CIRCLE_STYLE)
     line = marks.time_line()
     if len(line):
-        out.write(ROUTE_STYLE)
+        write(ROUTE_STYLE)
     total, written = max(1, len(marks.located)), 0
     for k, (folder, rows) in enumerate(marks.folders()):
         if folder is not None:
-            out.write(f"  <Folder>\n  <name>{text(folder)}</name>\n")
+            write(f"  <Folder>\n   <name>{text(folder)}</name>\n")
         for at in range(0, len(rows), CHUNK):
             check_stop(should_stop)
             part = rows[at:at + CHUNK]
-            out.write(marks.xml(part, f"group{k + 1}" if folder is not None else None))
+            write(marks.xml(part, f"group{k + 1}" if folder is not None else None))
             written += len(part)
             on_progress(written / total)
         if folder is not None:
-            out.write("  </Folder>\n")
+            write("  </Folder>\n")
     if len(line):
-        out.write("  <Placemark>\n   <name>Route in time order</name>\n"
-                  "   <styleUrl>#route</styleUrl>\n   <LineString>\n    <coordinates>")
+        write("  <Placemark>\n   <name>Route in time order</name>\n"
+              "   <styleUrl>#route</styleUrl>\n   <LineString>\n    <coordinates>")
         exported = marks.exported
         for at in range(0, len(line), CHUNK * 10):
             part = line[at:at + CHUNK * 10]
-            out.write((" " if at else "")
-                      + _coordinates(zip(exported.lon[part], exported.lat[part])))
-        out.write("</coordinates>\n   </LineString>\n  </Placemark>\n")
-    out.write(" </Document>\n</kml>\n")
-    out.flush()
-    out.detach()
+            write((" " if at else "")
+                  + _coordinates(zip(exported.lon[part], exported.lat[part])))
+        write("</coordinates>\n   </LineString>\n  </Placemark>\n")
+    write(" </Document>\n</kml>\n")
 
 
 def _add_thumbnails(archive: zipfile.ZipFile, thumbs_folder: str, should_stop=None):
