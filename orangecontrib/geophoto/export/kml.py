@@ -152,6 +152,32 @@ def _coordinates(pairs) -> str:
     return " ".join(f"{float(lon)},{float(lat)},0.0" for lon, lat in pairs)
 
 
+def _placemark(name: str, geometry: str, description: Optional[str] = None,
+               when: str = "", style: Optional[str] = None) -> str:
+    """A Placemark's KML, its elements in the schema's order; texts escaped here."""
+    parts = [f"  <Placemark>\n   <name>{text(name)}</name>\n"]
+    if description is not None:
+        parts.append(f"   <description>{text(description)}</description>\n")
+    if when:
+        parts.append(f"   <TimeStamp>\n    <when>{when}</when>\n   </TimeStamp>\n")
+    if style:
+        parts.append(f"   <styleUrl>#{style}</styleUrl>\n")
+    parts.append(geometry)
+    parts.append("  </Placemark>\n")
+    return "".join(parts)
+
+
+def _point(lat: float, lon: float) -> str:
+    return (f"   <Point>\n    <coordinates>{_coordinates([(round(lon, 8), round(lat, 8))])}"
+            f"</coordinates>\n   </Point>\n")
+
+
+def _polygon(ring) -> str:
+    return (f"   <Polygon>\n    <outerBoundaryIs>\n     <LinearRing>\n      <coordinates>"
+            f"{_coordinates(ring)}</coordinates>\n     </LinearRing>\n    </outerBoundaryIs>\n"
+            f"   </Polygon>\n")
+
+
 class _Placemarks:
     """The placemarks of a table, made a chunk of rows at a time; every column is checked
     (template, group, balloon columns) before anything is written."""
@@ -220,29 +246,18 @@ class _Placemarks:
         names = placemark_names(data, self.options.name_template, rows, exported.replaced)
         cells = column_cells(data, self.balloon, exported.replaced, rows)
         sources = self._sources(rows)
-        style_url = f"   <styleUrl>#{style}</styleUrl>\n" if style else ""
         parts = []
         for i, row in enumerate(rows):
             lat, lon = exported.lat[row], exported.lon[row]
-            when = ""
-            if self.times is not None and np.isfinite(self.times[row]):
-                when = f"   <TimeStamp>\n    <when>{iso(self.times[row])}</when>\n" \
-                       f"   </TimeStamp>\n"
-            parts.append(
-                f"  <Placemark>\n   <name>{text(names[i])}</name>\n"
-                f"   <description>{text(balloon_html(cells, i, sources[i], size))}"
-                f"</description>\n{when}{style_url}"
-                f"   <Point>\n    <coordinates>{_coordinates([(round(lon, 8), round(lat, 8))])}"
-                f"</coordinates>\n   </Point>\n  </Placemark>\n")
+            when = iso(self.times[row]) if self.times is not None \
+                and np.isfinite(self.times[row]) else ""
+            parts.append(_placemark(
+                names[i], _point(lat, lon), balloon_html(cells, i, sources[i], size), when,
+                style))
             radius = self.radius[row] if self.radius is not None else np.nan
             if exported.predicted[row] and np.isfinite(radius) and radius > 0:
-                parts.append(
-                    f"  <Placemark>\n   <name>{text(f'{names[i]} (uncertainty, {radius:.0f} m)')}"
-                    f"</name>\n   <styleUrl>#circle</styleUrl>\n   <Polygon>\n"
-                    f"    <outerBoundaryIs>\n     <LinearRing>\n      <coordinates>"
-                    f"{_coordinates(circle(lat, lon, radius))}</coordinates>\n"
-                    f"     </LinearRing>\n    </outerBoundaryIs>\n   </Polygon>\n"
-                    f"  </Placemark>\n")
+                parts.append(_placemark(f"{names[i]} (uncertainty, {radius:.0f} m)",
+                                        _polygon(circle(lat, lon, radius)), style="circle"))
         return "".join(parts)
 
     def has_circles(self) -> bool:
