@@ -16,7 +16,6 @@ import pytest
 from Orange.data import ContinuousVariable, Domain, StringVariable, Table
 from Orange.widgets.tests.base import WidgetTest
 
-from orangecontrib.geophoto.cli import main
 from orangecontrib.geophoto.export import ExportOptions, export
 from orangecontrib.geophoto.geocode import reverse_geocode, reverse_geocode_table
 from orangecontrib.geophoto.tables import find_image_column, read_table, write_table

@@ -15,6 +15,7 @@ import re
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Dict, Optional
 
 import numpy as np
@@ -369,20 +370,14 @@ def _add_thumbnails(archive: zipfile.ZipFile, thumbs_folder: str, should_stop=No
                       compress_type=zipfile.ZIP_STORED)
 
 
-class _no_space:
+@contextmanager
+def _no_space(doing: str, where: str):
     """Turns a full disk (or quota, or file size limit) into one clear error: "no space
     left on device while writing thumbnails (in /tmp/...)"."""
-
-    def __init__(self, doing: str, where: str):
-        self.doing, self.where = doing, where
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, ex, tb):
-        if isinstance(ex, OSError) and ex.errno in NO_SPACE:
-            folder = os.path.dirname(os.path.abspath(self.where)) \
-                if not os.path.isdir(self.where) else self.where
-            raise OSError(f"{os.strerror(ex.errno).lower()} while {self.doing} "
-                          f"(in {folder})") from ex
-        return False
+    try:
+        yield
+    except OSError as ex:
+        if ex.errno not in NO_SPACE:
+            raise
+        folder = where if os.path.isdir(where) else os.path.dirname(os.path.abspath(where))
+        raise OSError(f"{os.strerror(ex.errno).lower()} while {doing} (in {folder})") from ex
