@@ -1,4 +1,5 @@
-"""KML Export speed: a KMZ of 10,000 placemarks with 256 px thumbnails (goal: under 60 s).
+"""KML Export speed: a KMZ of 10,000 placemarks with 256 px thumbnails (goal: under 60 s),
+and memory: a streamed KML of 1,000,000 placemarks within 1 GB peak RSS.
 
 Two photo sets, each cycled to the row count (every row gets its own thumbnail; nothing is
 cached between rows):
@@ -8,11 +9,20 @@ cached between rows):
 Positions, UTC times and labels are put in the table directly, so only the export is timed.
 The KMZ is read back with GDAL to check one point per row.
 
+``--stream``: a plain KML (balloons link the photos on disk, a time line) of ``--rows``
+rows, exported in a child process that reports its peak RSS (``ru_maxrss``) after building
+the table (the baseline: Python, Orange and the table itself) and after the export (the
+peak over the whole call); the KML is then parsed incrementally to count its placemarks.
+
     .venv/bin/python bench/bench_export.py [--rows 10000] [--size 256] [--sets venice 12mp]
+    .venv/bin/python bench/bench_export.py --stream --rows 1000000
 """
 import argparse
 import csv
+import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,12 +83,80 @@ def run(name, rows, n, size, folder):
     return elapsed, os.path.getsize(path)
 
 
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def rss_now_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def reset_peak() -> bool:
+    """Start the peak RSS afresh (Linux: clear_refs 5 resets the high-water mark), so the
+    peak measured is the export call's, not the table building's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def stream_child(n, path):
+    """In a fresh process: build the table and note its RSS, then export and note the
+    peak RSS over the export call."""
+    data = table(venice_rows(), n)
+    building, baseline, reset = peak_rss_mib(), rss_now_mib(), reset_peak()
+    start = time.perf_counter()
+    summary = export(data, path, ExportOptions(time_line=True))
+    elapsed = time.perf_counter() - start
+    print(json.dumps({"building": building, "baseline": baseline, "peak": peak_rss_mib(),
+                      "reset": reset, "seconds": elapsed,
+                      "placemarks": summary.placemarks}))
+
+
+def count_placemarks(path) -> int:
+    from lxml import etree
+    count = 0
+    for _, element in etree.iterparse(path, tag="{http://www.opengis.net/kml/2.2}Point",
+                                      huge_tree=True):  # the time line is one long text
+        count += 1
+        element.clear()
+    return count
+
+
+def stream(n):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "stream.kml")
+        done = subprocess.run([sys.executable, __file__, "--child", str(n), path],
+                              capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(result, flush=True)
+        points = count_placemarks(path)
+        assert points == n == result["placemarks"], (points, result)
+        size = os.path.getsize(path)
+    print("| rows | KML | seconds | table alone: RSS | export call: peak RSS |")
+    print("|---|---|---|---|---|")
+    print(f"| {n:,} | {size / 2**20:,.0f} MiB | {result['seconds']:.0f} | "
+          f"{result['baseline']:,.0f} MiB | {result['peak']:,.0f} MiB"
+          f"{'' if result['reset'] else ' (peak since start: no clear_refs)'} |")
+    print(f"(cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--sets", nargs="+", default=["venice", "12mp"])
+    parser.add_argument("--stream", action="store_true",
+                        help="peak memory of a plain KML of --rows rows")
+    parser.add_argument("--child", nargs=2, metavar=("ROWS", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return stream_child(int(args.child[0]), args.child[1])
+    if args.stream:
+        return stream(args.rows)
     rows = venice_rows()
     print("| photos | rows | thumbnails | seconds | placemarks/s | KMZ size |")
     print("|---|---|---|---|---|---|")

@@ -28,48 +28,59 @@ TABLE_EXTENSIONS = (".csv", ".tab", ".pkl")
 # --- image column -----------------------------------------------------------------------
 
 def find_image_column(data: Table) -> Optional[Variable]:
-    """The column holding image paths: a ``type=image`` meta first (Import Images), else
-    the first string meta whose values look like image file names."""
+    """The column holding image paths: a ``type=image`` column first (Import Images), else
+    the first text or categorical column whose values look like image file names."""
     candidates = image_column_candidates(data)
     return candidates[0] if candidates else None
 
 
 def image_column_candidates(data: Optional[Table]) -> List[Variable]:
-    """String/discrete metas that may hold paths, ``type=image`` first (as Image Analytics)."""
+    """Text and categorical columns that may hold paths, ``type=image`` first (as Image
+    Analytics), then those whose values look like paths, then the other text metas.
+
+    Found by content and role, not type: a CSV that repeats paths (several rows per photo)
+    makes Orange guess a categorical column, and puts it among the attributes."""
     if data is None:
         return []
-    metas = [v for v in data.domain.metas if isinstance(v, (StringVariable, DiscreteVariable))]
-    tagged = [v for v in metas if v.attributes.get("type") == "image"]
-    if tagged:
-        return tagged + [v for v in metas if v not in tagged]
-    looks_like_path = [v for v in metas if _values_look_like_paths(data, v)]
-    return looks_like_path + [v for v in metas if v not in looks_like_path]
+    domain = data.domain
+    texts = [v for v in (*domain.metas, *domain.variables)
+             if isinstance(v, (StringVariable, DiscreteVariable))]
+    tagged = [v for v in texts if v.attributes.get("type") == "image"]
+    looks_like_path = [v for v in texts if v not in tagged and _values_look_like_paths(data, v)]
+    rest = [v for v in domain.metas if isinstance(v, (StringVariable, DiscreteVariable))
+            and v not in tagged and v not in looks_like_path]
+    return tagged + looks_like_path + rest
 
 
 def _values_look_like_paths(data: Table, var: Variable) -> bool:
-    values = [str(v) for v in data.get_column(var)[:20] if v not in ("", None)]
+    values = [v for v in _texts(var, data.get_column(var)[:20]) if v not in ("", None)]
     return bool(values) and all(
         os.path.splitext(v)[1].lower() in IMAGE_EXTENSIONS or "/" in v or os.sep in v
         for v in values)
+
+
+def _texts(var: Variable, values) -> list:
+    """A text or categorical column's values as text; None where missing."""
+    if isinstance(var, StringVariable):
+        return [None if v is None or isinstance(v, float) and v != v else str(v)
+                for v in values]
+    return [None if v != v else var.values[int(v)] for v in values.astype(float)]
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".webp", ".heic",
                     ".heif", ".hif", ".avif", ".bmp", ".gif")
 
 
-def image_paths(data: Table, var: Variable) -> List[Optional[str]]:
-    """Full paths (or URLs, unchanged) of a column, joined with its ``origin`` attribute
-    as Image Analytics does; ``None`` for empty cells."""
+def image_paths(data: Table, var: Variable, rows=None) -> List[Optional[str]]:
+    """Full paths (or URLs, unchanged) of a column (of ``rows`` only, when given), joined
+    with its ``origin`` attribute as Image Analytics does; ``None`` for empty cells."""
     origin = var.attributes.get("origin", "") or ""
+    values = data.get_column(var)
     paths = []
-    for value in data.get_column(var):
-        if isinstance(var, DiscreteVariable) and not isinstance(value, str):
-            value = var.str_val(value)
-        if value is None or (isinstance(value, float) and np.isnan(value)) \
-                or str(value) in ("", "?"):
+    for value in _texts(var, values if rows is None else values[rows]):
+        if value is None or value in ("", "?"):
             paths.append(None)
             continue
-        value = str(value)
         if is_url(value):
             paths.append(value)
         elif is_url(origin):
@@ -232,8 +243,9 @@ def read_table(path: str) -> Table:
 def _restore_image_column(table: Table) -> None:
     """CSV loses variable attributes; mark a column named ``image`` (or a path-like first
     string column) as the image column again so the next command finds it."""
-    for var in table.domain.metas:
-        if isinstance(var, StringVariable) and var.name in ("image", "path", "file"):
+    for var in (*table.domain.metas, *table.domain.variables):
+        if isinstance(var, (StringVariable, DiscreteVariable)) \
+                and var.name in ("image", "path", "file"):
             var.attributes.setdefault("type", "image")
             return
 

@@ -80,7 +80,8 @@ class TestOWKMLExportUI(WidgetTest):
                                ("{abcdefghijklmnopq}", "{", "{}")), key=len)
         checked = assert_messages_fit(self, self.widget, {
             "without_position": ("2,387 rows",), "template": (longest_problem,),
-"predicted": ("2,387 positions",),
+            "predicted": ("2,387 positions",), "impossible": ("2,387",),
+            "thumbnails": ("2,387",),
             # Orange's own, which this widget never triggers (its saving runs in a task)
             "not shown by this widget": ("general_error", "unsupported_format",
                                          "empty_input", "auto_save_disabled")})

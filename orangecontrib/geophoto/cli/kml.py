@@ -68,15 +68,22 @@ def run(args) -> int:
 
 
 def report(summary, quiet):
-    if quiet:
-        return
+    """One line of what was written and what was left off; photos whose thumbnails could
+    not be made on a second line, even when quiet (the run still worked)."""
     line = f"{_count(summary.placemarks, 'placemark')} written to {summary.path}"
     if summary.predicted:
         line += f" ({summary.predicted} at predicted positions)"
     if summary.without_position:
         line += (f"; {_count(summary.without_position, 'row')} without a position "
                  "left out")
-    print(line, file=sys.stderr)
+    if summary.impossible:
+        line += (f"; {_count(summary.impossible, 'row')} with impossible coordinates "
+                 "left off the map")
+    if not quiet:
+        print(line, file=sys.stderr)
+    if summary.thumbnails_failed:
+        print(f"thumbnails: {summary.thumbnails_failed} of {summary.photos} photos could "
+              "not be read", file=sys.stderr)
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,4 +1,4 @@
-"""KML Export core: Google Earth KML/KMZ (simplekml), GeoJSON and GeoPackage (geopandas),
+"""KML Export core: Google Earth KML/KMZ (streamed), GeoJSON and GeoPackage (geopandas),
 from any table with coordinates. No Qt.
 
 Placemarks are named from a template over columns, carry a balloon with a thumbnail and a

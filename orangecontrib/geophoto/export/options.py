@@ -21,6 +21,9 @@ class ExportOptions:
 class ExportSummary:
     path: str
     placemarks: int                    # rows written (those with a position)
-    without_position: int              # rows left out: no position
+    without_position: int              # rows left out: no position at all
     groups: List[str] = field(default_factory=list)
     predicted: int = 0                 # placemarks at a predicted position
+    impossible: int = 0                # rows left out: a position that cannot be on Earth
+    photos: int = 0                    # local photos a balloon was to show
+    thumbnails_failed: int = 0         # of those, photos that could not be read

@@ -1,15 +1,21 @@
-"""Privacy before export: coarsen positions so a shared map of personal photos does not
-reveal a home, and make sure no column still carries the exact position."""
+"""Which rows go on the map, and privacy before export: coarsen positions so a shared map
+of personal photos does not reveal a home, and make sure no column still carries the exact
+position, whether as coordinates or as the name of the village next to it."""
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
 import numpy as np
 
 from orangecontrib.geophoto.export.table import (
     LAT_PRED, LATITUDE, LON_PRED, LONGITUDE, columns_by_name, positions,
 )
-from orangecontrib.geophoto.tables import find_lat_lon
+from orangecontrib.geophoto.tables import find_lat_lon, valid_coordinates
 
 METRES_PER_DEGREE = 111_320.0
 # columns that would give the exact position away next to a coarsened one
 REVEALING = ("place distance (km)", "error (m)", "GPS error (m)")
+# ... and any column whose name says it is measured from the exact position
+REVEALING_WORDS = ("distance", "time zone", "timezone")
 
 
 def coarsen(lat: np.ndarray, lon: np.ndarray, grid_m: float = 0, to_place: bool = False):
@@ -32,12 +38,42 @@ def coarsen(lat: np.ndarray, lon: np.ndarray, grid_m: float = 0, to_place: bool 
     return lat, lon
 
 
-def exported_positions(data, options):
-    """(lat, lon, predicted, located rows): positions after the privacy option, the one
-    place both exports take them from."""
+@dataclass
+class Exported:
+    """What every writer puts on the map: positions after the privacy option, the rows
+    with a possible position, and column values that replace the table's own."""
+    lat: np.ndarray
+    lon: np.ndarray
+    predicted: np.ndarray           # per row: the position is a prediction
+    located: np.ndarray             # row indices with a possible position
+    without_position: int           # rows with no position at all
+    impossible: int                 # rows whose position cannot be on Earth
+    replaced: Dict[str, np.ndarray] = field(default_factory=dict)
+    hidden: Tuple[str, ...] = ()
+
+
+def position_status(data):
+    """``(lat, lon, predicted, valid, missing)``: a row's position is valid when inside
+    +-90 / +-180, missing when a coordinate is missing; the rest are impossible (latitude
+    95, longitude 200, infinity) and never go on a map."""
     lat, lon, predicted = positions(data)
+    valid = valid_coordinates(np.column_stack([lat, lon]))
+    missing = np.isnan(lat) | np.isnan(lon)
+    return lat, lon, predicted & valid, valid, missing
+
+
+def exported_positions(data, options) -> Exported:
+    """The one place every export takes its positions and private columns from."""
+    lat, lon, predicted, valid, missing = position_status(data)
+    lat, lon = np.where(valid, lat, np.nan), np.where(valid, lon, np.nan)
     lat, lon = coarsen(lat, lon, options.privacy_grid_m, options.privacy_to_place)
-    return lat, lon, predicted, np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    exported = Exported(lat, lon, predicted, np.flatnonzero(valid), int(missing.sum()),
+                        int((~valid & ~missing).sum()))
+    if is_private(options):
+        exported.replaced = {**coarsened_columns(data, options),
+                             **regeocoded_columns(data, lat, lon)}
+        exported.hidden = hidden_columns(data)
+    return exported
 
 
 def is_private(options) -> bool:
@@ -61,6 +97,21 @@ def coarsened_columns(data, options) -> dict:
     return replaced
 
 
-def hidden_when_private(options) -> tuple:
-    """Names of columns left out of a private export."""
-    return REVEALING if is_private(options) else ()
+def regeocoded_columns(data, lat: np.ndarray, lon: np.ndarray) -> dict:
+    """Country, regions and place of the coarsened positions (offline), for the table's
+    geocode columns: a place name 1 km from a home would undo a 50 km grid."""
+    from orangecontrib.geophoto.geocode import TEXT_COLUMNS, reverse_geocode
+    columns = columns_by_name(data)
+    present = [name for name in TEXT_COLUMNS
+               if name in columns and (columns[name].is_string or columns[name].is_discrete)]
+    if not present:
+        return {}
+    answer = reverse_geocode(lat, lon)
+    return {name: answer[name] for name in present}
+
+
+def hidden_columns(data) -> tuple:
+    """Names of columns left out of a private export: errors and distances measured from
+    the exact position, time zones."""
+    return tuple(name for name in columns_by_name(data)
+                 if name in REVEALING or any(w in name.lower() for w in REVEALING_WORDS))

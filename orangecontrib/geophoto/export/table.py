@@ -64,8 +64,9 @@ def iso(seconds: float) -> str:
 
 
 def cell(var, value) -> str:
-    """A cell as text, empty when missing."""
-    if var.is_string:
+    """A cell as text, empty when missing (text given for a discrete column, as privacy
+    replaces place names, is taken as it is)."""
+    if var.is_string or isinstance(value, str):
         return "" if value is None else str(value)
     if isinstance(value, float) and np.isnan(value):
         return ""
@@ -86,32 +87,49 @@ def template_fields(template: str) -> List[str]:
     return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
 
 
-def placemark_names(data, template: str = "") -> List[str]:
+def values_of(data, var, replaced: Optional[dict] = None, rows=None) -> np.ndarray:
+    """A column's values (or those ``replaced`` gives for it, such as coarsened ones),
+    of the given rows only when ``rows`` is not None."""
+    values = (replaced or {}).get(var.name)
+    values = np.asarray(data.get_column(var) if values is None else values)
+    return values if rows is None else values[rows]
+
+
+def check_template(data, template: str) -> None:
+    """A ValueError naming the template's unknown columns, before anything is written."""
+    columns = columns_by_name(data)
+    fields = template_fields(template)
+    unknown = [f for f in fields if f not in columns]
+    if unknown or "" in fields:
+        raise ValueError(f"unknown column {', '.join(unknown) or '{}'} in the name "
+                         f"template; columns: {', '.join(columns)}")
+
+
+def placemark_names(data, template: str = "", rows=None,
+                    replaced: Optional[dict] = None) -> List[str]:
     """Names from a template over column names (``{name} - {place}``); by default the
     Local Embedder's ``name``, else the place, else the file name, else the row number.
-    Separators left dangling by empty cells are trimmed."""
+    Separators left dangling by empty cells are trimmed. ``rows``: only these rows;
+    ``replaced``: other values for some columns (privacy)."""
     columns = columns_by_name(data)
+    rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.intp)
     if template:
-        fields = template_fields(template)
-        unknown = [f for f in fields if f not in columns]
-        if unknown or "" in fields:
-            raise ValueError(f"unknown column {', '.join(unknown) or '{}'} in the name "
-                             f"template; columns: {', '.join(columns)}")
-        values = {f: [cell(columns[f], x) for x in data.get_column(columns[f])]
-                  for f in fields}
+        check_template(data, template)
+        values = {f: [cell(columns[f], x) for x in values_of(data, columns[f], replaced, rows)]
+                  for f in template_fields(template)}
         names = []
-        for i in range(len(data)):
+        for i, row in enumerate(rows):
             name = template.format_map({f: values[f][i] for f in values})
-            names.append(re.sub(r"^[\s\-/,]+|[\s\-/,]+$", "", name) or f"Photo {i + 1}")
+            names.append(re.sub(r"^[\s\-/,]+|[\s\-/,]+$", "", name) or f"Photo {row + 1}")
         return names
-    candidates = [[cell(columns[c], x) for x in data.get_column(columns[c])]
+    candidates = [[cell(columns[c], x) for x in values_of(data, columns[c], replaced, rows)]
                   for c in (NAME, PLACE) if c in columns]
     image_var = find_image_column(data)
     if image_var is not None:
         candidates.append([os.path.basename(p) if p else ""
-                           for p in image_paths(data, image_var)])
-    return [next((c[i] for c in candidates if c[i]), f"Photo {i + 1}")
-            for i in range(len(data))]
+                           for p in image_paths(data, image_var, rows)])
+    return [next((c[i] for c in candidates if c[i]), f"Photo {row + 1}")
+            for i, row in enumerate(rows)]
 
 
 def balloon_columns(data, chosen: Optional[Sequence[str]]) -> list:
@@ -126,19 +144,20 @@ def balloon_columns(data, chosen: Optional[Sequence[str]]) -> list:
     return [columns[c] for c in chosen]
 
 
-def column_cells(data, columns, replaced: Optional[dict] = None) -> Dict[str, List[str]]:
-    """Column name -> the text of each row; ``replaced`` gives other values for some
-    columns (coarsened coordinates)."""
-    replaced = replaced or {}
-    return {v.name: [cell(v, x) for x in replaced.get(v.name, data.get_column(v))]
+def column_cells(data, columns, replaced: Optional[dict] = None,
+                 rows=None) -> Dict[str, List[str]]:
+    """Column name -> the text of each row (of ``rows``); ``replaced`` gives other values
+    for some columns (coarsened coordinates, re-geocoded places)."""
+    return {v.name: [cell(v, x) for x in values_of(data, v, replaced, rows)]
             for v in columns}
 
 
-def group_keys(data, group: Optional[str]) -> Optional[List[str]]:
-    """The folder of each row: the group column's value as text."""
+def group_keys(data, group: Optional[str], replaced: Optional[dict] = None,
+               rows=None) -> Optional[List[str]]:
+    """The folder of each row (of ``rows``): the group column's value as text."""
     if not group:
         return None
     var = columns_by_name(data).get(group)
     if var is None:
         raise ValueError(f"unknown group column {group}")
-    return [cell(var, x) for x in data.get_column(var)]
+    return [cell(var, x) for x in values_of(data, var, replaced, rows)]

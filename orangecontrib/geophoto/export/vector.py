@@ -5,11 +5,8 @@ import os
 import numpy as np
 
 from orangecontrib.geophoto.export.options import ExportOptions, ExportSummary
-from orangecontrib.geophoto.export.privacy import (
-    exported_positions,
-    coarsened_columns, hidden_when_private,
-)
-from orangecontrib.geophoto.export.table import cell, iso, visible_columns
+from orangecontrib.geophoto.export.privacy import exported_positions
+from orangecontrib.geophoto.export.table import cell, iso, values_of, visible_columns
 from orangecontrib.geophoto.progress import check_stop, no_progress
 from orangecontrib.geophoto.tables import atomic_path
 
@@ -19,23 +16,22 @@ VECTOR_EXTENSIONS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 def write_vector(data, path: str, options: ExportOptions = None, on_progress=None,
                  should_stop=None) -> ExportSummary:
     """Points with every visible column (features such as n0... left out); times as ISO
-    8601 UTC text, discrete values as their labels. Rows without a position are left out
-    and counted in the summary."""
+    8601 UTC text, discrete values as their labels. Rows without a position, or with an
+    impossible one, are left out and counted in the summary."""
     import geopandas
     import pandas as pd
     options = options or ExportOptions()
     ext = os.path.splitext(path)[1].lower()
     if ext not in VECTOR_EXTENSIONS:
         raise ValueError(f"{path}: vector export writes .geojson or .gpkg")
-    lat, lon, predicted, located = exported_positions(data, options)
+    exported = exported_positions(data, options)
+    lat, lon, located = exported.lat, exported.lon, exported.located
     check_stop(should_stop)
-    replaced = coarsened_columns(data, options)
-    hidden = hidden_when_private(options)
     columns = {}
     for var in visible_columns(data):
-        if var.name in hidden:
+        if var.name in exported.hidden:
             continue
-        values = np.asarray(replaced.get(var.name, data.get_column(var)))[located]
+        values = values_of(data, var, exported.replaced, located)
         if var.is_time:
             values = [iso(t) if np.isfinite(t) else None for t in values.astype(float)]
         elif var.is_discrete:
@@ -54,5 +50,6 @@ def write_vector(data, path: str, options: ExportOptions = None, on_progress=Non
                       layer="photos" if ext == ".gpkg" else None)
         check_stop(should_stop)
     (on_progress or no_progress)(1.0)
-    return ExportSummary(path, len(located), len(data) - len(located),
-                         predicted=int(predicted[located].sum()))
+    return ExportSummary(path, len(located), exported.without_position,
+                         predicted=int(exported.predicted[located].sum()),
+                         impossible=exported.impossible)

@@ -10,7 +10,6 @@ import os
 import re
 from typing import List, Optional
 
-import numpy as np
 from AnyQt.QtCore import Qt
 from AnyQt.QtWidgets import QComboBox, QListView, QPushButton
 
@@ -24,7 +23,8 @@ from Orange.widgets.utils.save.owsavebase import OWSaveBase
 from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg
 
-from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export, positions
+from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export
+from orangecontrib.geophoto.export.privacy import position_status
 from orangecontrib.geophoto.export.table import (
     balloon_columns, column_cells, template_fields, visible_columns,
 )
@@ -113,6 +113,8 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
 
     class Warning(OWSaveBase.Warning):
         without_position = Msg("{} without a position.")
+        impossible = Msg("Impossible coordinates: {}.")
+        thumbnails = Msg("{} thumbnails failed; see Info.")
         template = Msg("{}")  # template_problem(): short sentences
 
     class Information(OWSaveBase.Information):
@@ -239,6 +241,7 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
             return
         self.Error.no_coordinates.clear()
         self.Warning.without_position.clear()
+        self.Warning.impossible.clear()
         self.Information.predicted.clear()
         self._check_template()
         self.n_located = 0
@@ -246,22 +249,25 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
             self.info_label.setText("No data.")
             return
         try:
-            lat, lon, predicted = positions(self.data)
+            _, _, predicted, valid, missing = position_status(self.data)
         except ValueError:
             self.Error.no_coordinates()
             self.info_label.setText("Nothing to export: no coordinates.")
             return
-        located = np.isfinite(lat) & np.isfinite(lon)
-        self.n_located = n = int(located.sum())
-        missing = len(self.data) - n
+        valid_or_missing = valid | missing
+        impossible, missing = int((~valid_or_missing).sum()), int(missing.sum())
+        self.n_located = n = int(valid.sum())
         self.Warning.without_position(f"{missing:,} {pl(missing, 'row')}",
                                       shown=missing > 0)
+        self.Warning.impossible(f"{impossible:,}", shown=impossible > 0)
         guessed = int(predicted.sum())
         self.Information.predicted(f"{guessed:,} {pl(guessed, 'position')}",
                                    shown=guessed > 0)
+        left_out = [f"{count:,} {pl(count, 'row')} {why}" for count, why in (
+            (missing, "without a position"), (impossible, "with impossible coordinates"))
+            if count]
         self.info_label.setText(f"{n:,} {pl(n, 'placemark')} to export" + (
-            f"; {missing:,} {pl(missing, 'row')} without a position left out."
-            if missing else "."))
+            f"; left out: {', '.join(left_out)}." if left_out else "."))
 
     def options(self) -> ExportOptions:
         return ExportOptions(
@@ -284,6 +290,7 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
 
     def do_save(self):
         self.Error.export_failed.clear()
+        self.Warning.thumbnails.clear()
         if self.Error.no_coordinates.is_shown():
             return
         self.start_counted(self.n_located, run_export, self.data, self.filename,
@@ -292,7 +299,13 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
     def on_done(self, summary: ExportSummary):
         self.summary = summary
         placemarks = f"{summary.placemarks:,} {pl(summary.placemarks, 'placemark')}"
-        self.info_label.setText(f"Saved {placemarks} to {summary.path}.")
+        text = f"Saved {placemarks} to {summary.path}."
+        if summary.thumbnails_failed:
+            text += (f" Thumbnails: {summary.thumbnails_failed:,} of {summary.photos:,} "
+                     "photos could not be read.")
+        self.info_label.setText(text)
+        self.Warning.thumbnails(f"{summary.thumbnails_failed:,}",
+                                shown=summary.thumbnails_failed > 0)
 
     def on_exception(self, ex: Exception):
         if not isinstance(ex, Cancelled):
@@ -321,7 +334,8 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
             self.report_paragraph(
                 "Last export", f"{self.summary.placemarks} placemarks "
                 f"({self.summary.predicted} predicted), "
-                f"{self.summary.without_position} rows without a position left out")
+                f"{self.summary.without_position} rows without a position and "
+                f"{self.summary.impossible} with impossible coordinates left out")
 
     def onDeleteWidget(self):
         self.shutdown()
