@@ -5,6 +5,7 @@ import csv
 import io
 import os
 import pwd
+import random
 import resource
 import shutil
 import subprocess
@@ -97,6 +98,34 @@ def test_truncated_main_image_behind_an_exif_thumbnail_is_reported(tmp_path, loa
                   for i, p in enumerate(paths)]
     assert thumbnails[:2] == [str(tmp_path / "t0.jpg"), str(tmp_path / "t1.jpg")]
     assert thumbnails[2:] == [None, None]  # no half-grey thumbnail
+
+
+def test_no_whole_photo_is_flagged_and_every_cut_is(venice):
+    """The structural check against real photos, with and without EXIF thumbnails, as
+    JPEG, PNG and WebP, cut at random places (the last byte included)."""
+    from orangecontrib.geophoto.images import truncation
+    rng = random.Random(0)
+    names = sorted(os.listdir(os.path.join(venice, "images")))[:40]
+    for i, name in enumerate(names):
+        with Image.open(os.path.join(venice, "images", name)) as im:
+            im.load()
+            rgb = im.convert("RGB")
+        with open(os.path.join(venice, "images", name), "rb") as f:
+            variants = [f.read()]
+        with_thumb = io.BytesIO()
+        thumb = io.BytesIO()
+        rgb.resize((80, 60)).save(thumb, "JPEG")
+        piexif.insert(piexif.dump({"thumbnail": thumb.getvalue(), "1st": {}}), variants[0],
+                      with_thumb)
+        variants.append(with_thumb.getvalue())
+        for fmt in ("PNG", "WEBP") if i % 10 == 0 else ():
+            buf = io.BytesIO()
+            rgb.save(buf, fmt)
+            variants.append(buf.getvalue())
+        for data in variants:
+            assert truncation(data) == "", name
+            for cut in [rng.randrange(16, len(data)) for _ in range(4)] + [len(data) - 1]:
+                assert truncation(data[:cut]), (name, cut, len(data))
 
 
 # --- 2. HEIC wherever pixels are decoded, in a process that read no EXIF first ------------

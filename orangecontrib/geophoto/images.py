@@ -95,11 +95,13 @@ def read_bytes(path: Optional[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
     with f:
         if info.st_size > max_bytes:
             raise ImageError(f"file too large ({info.st_size} bytes)")
-        try:
-            data = f.read(max_bytes + 1)
+        try:  # read(n) allocates n bytes up front: ask for the size stat gave
+            data = f.read(info.st_size + 1)
+            if len(data) > info.st_size:  # still being written: up to the limit
+                data += f.read(max_bytes + 1 - len(data))
         except OSError as ex:
             raise ImageError(os_problem(ex)) from None
-    if len(data) > max_bytes:  # grew since stat
+    if len(data) > max_bytes:
         raise ImageError(f"file too large (over {max_bytes} bytes)")
     return data
 
@@ -149,9 +151,9 @@ def _jpeg_main_scan(data: bytes) -> int:
 
 
 def _png_has_end(data: bytes) -> bool:
-    """Whether the chunks, followed by their lengths, reach an IEND chunk."""
+    """Whether the chunks, followed by their lengths, reach a whole IEND chunk."""
     i, n = len(_PNG_SIGNATURE), len(data)
-    while i + 8 <= n:
+    while i + 12 <= n:
         length = int.from_bytes(data[i:i + 4], "big")
         if data[i + 4:i + 8] == b"IEND":
             return True
