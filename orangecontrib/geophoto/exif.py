@@ -7,7 +7,6 @@ metres with below-sea-level negative. A position is never invented: a coordinate
 be decoded exactly is missing.
 """
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -16,8 +15,8 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
+from orangecontrib.geophoto.images import ImageError, open_file, register_heif
 from orangecontrib.geophoto.progress import check_stop, no_progress
-from orangecontrib.geophoto.tables import is_url
 
 # Column names (the contract other widgets and the CLI rely on).
 LATITUDE = "latitude"
@@ -196,42 +195,25 @@ def local_to_utc(moment: datetime, latitude: float, longitude: float) -> Optiona
 
 # --- reading files -------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
-def _register_heif():
-    try:
-        import pillow_heif
-        pillow_heif.register_heif_opener()
-        return True
-    except ImportError:  # pragma: no cover - a declared dependency
-        return False
-
-
 def read_geotag(path: Optional[str]) -> GeoTag:
     """Metadata of one file. Never raises: a problem is described in ``GeoTag.error``."""
     tag = GeoTag(path=path)
-    if path is None or path == "":
-        tag.error = "no file name"
-        return tag
-    if is_url(path):
-        tag.error = "URLs are not read; only local files (download the photos first)"
-        return tag
     try:
-        size = os.path.getsize(path)
-        if os.path.isdir(path):
-            tag.error = "is a folder, not an image file"
-        elif size == 0:
+        f, info = open_file(path)  # refuses FIFOs, devices, folders and URLs unopened
+    except ImageError as ex:
+        tag.error = str(ex)
+        return tag
+    with f:
+        if info.st_size == 0:
             tag.error = "empty file"
-        elif size > MAX_FILE_BYTES:
-            tag.error = f"file too large ({size} bytes)"
+        elif info.st_size > MAX_FILE_BYTES:
+            tag.error = f"file too large ({info.st_size} bytes)"
         else:
-            _read_into(tag, path)
-    except FileNotFoundError:
-        tag.error = "file not found"
-    except PermissionError:
-        tag.error = "permission denied"
-    except Exception as ex:  # pylint: disable=broad-except
-        # Untrusted files: any parser failure is reported on the row, never raised.
-        tag.error = _describe_error(ex)
+            try:
+                _read_into(tag, f)
+            except Exception as ex:  # pylint: disable=broad-except
+                # Untrusted files: any parser failure is reported on the row, never raised.
+                tag.error = _describe_error(ex)
     return tag
 
 
@@ -247,12 +229,12 @@ def _describe_error(ex: Exception) -> str:
     return f"unreadable: {message[:200]}"
 
 
-def _read_into(tag: GeoTag, path: str) -> None:
+def _read_into(tag: GeoTag, f) -> None:
     from PIL import Image
-    _register_heif()
+    register_heif()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns on odd EXIF; we report per field
-        with Image.open(path) as im:
+        with Image.open(f) as im:
             tag.width, tag.height = float(im.size[0]), float(im.size[1])
             exif = _exif_of(im)
             _decode_exif(tag, exif)

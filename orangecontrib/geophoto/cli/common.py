@@ -9,21 +9,36 @@ from orangecontrib.geophoto.tables import (
 )
 
 
-def collect_images(inputs: Iterable[str]) -> List[str]:
+def collect_images(inputs: Iterable[str], command: str = "") -> List[str]:
     """Image files named or found (recursively, sorted) under the given files and folders.
 
     A named file is kept whatever its extension or state, even when it does not exist: its
-    row then carries the reason, so nothing named on the command line is silently lost."""
-    found = []
+    row then carries the reason, so nothing named on the command line is silently lost. So
+    is a FIFO or device with an image's name found in a folder (the readers refuse it
+    without opening it). Folders that cannot be read are named in one warning line."""
+    found, unreadable = [], []
     for path in inputs:
         if os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
+            for root, dirs, files in os.walk(path, onerror=unreadable.append):
                 dirs.sort()
                 found.extend(os.path.join(root, f) for f in sorted(files)
                              if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
         else:
             found.append(path)
+    if unreadable:
+        warn_unreadable_folders(command, unreadable)
     return found
+
+
+def warn_unreadable_folders(command: str, errors: List[OSError]) -> None:
+    """One line on stderr: ``geophoto CMD: N folders could not be read: PATH (reason), ...``
+    (shown even with -q: photos in them are missing from the output)."""
+    from orangecontrib.geophoto.images import os_problem
+    n = len(errors)
+    listed = ", ".join(f"{ex.filename} ({os_problem(ex)})" for ex in errors)
+    prefix = f"geophoto {command}" if command else "geophoto"
+    print(f"{prefix}: {n} folder{'s' if n > 1 else ''} could not be read: {listed}",
+          file=sys.stderr)
 
 
 def add_output_argument(parser, default_hint="stdout as CSV"):

@@ -35,7 +35,7 @@ def run(args) -> int:
     from orangecontrib.geophoto.embedders import ModelError, embed_paths, load_model
     from orangecontrib.geophoto.embedders import tables_from_embeddings
     from orangecontrib.geophoto.tables import append_columns, table_from_paths
-    paths = collect_images(args.paths)
+    paths = collect_images(args.paths, args.command)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     if args.top < 0 or args.batch_size < 1:

@@ -50,7 +50,7 @@ def placement_from_args(args):
 def run(args) -> int:
     from orangecontrib.geophoto.exif import ERROR, LATITUDE, geotag_table
     from orangecontrib.geophoto.tables import table_from_paths
-    paths = collect_images(args.paths)
+    paths = collect_images(args.paths, args.command)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     placement = placement_from_args(args)

@@ -36,7 +36,7 @@ def run(args) -> int:
     from orangecontrib.geophoto.geocode import reverse_geocode_table
     from orangecontrib.geophoto.progress import scaled
     from orangecontrib.geophoto.tables import table_from_paths, write_table
-    paths = collect_images(args.paths)
+    paths = collect_images(args.paths, args.command)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     progress = TerminalProgress("photos to KML", args.quiet)

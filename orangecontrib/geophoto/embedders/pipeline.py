@@ -5,9 +5,7 @@ batches ahead of TensorFlow, so both cores stay busy; only that window of decode
 ever in memory, whatever the number of photos. Every photo gets a row: one that cannot be
 read has NaN features and a reason.
 """
-import io
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -16,14 +14,10 @@ import numpy as np
 
 from orangecontrib.geophoto.embedders.cache import TOP_STORED, EmbeddingCache, content_key
 from orangecontrib.geophoto.embedders.imagenet import label_rows, top_k
+from orangecontrib.geophoto.images import (  # noqa: F401 (ImageError: part of the API)
+    MAX_FILE_BYTES, ImageError, open_image, read_bytes,
+)
 from orangecontrib.geophoto.progress import check_stop, no_progress
-from orangecontrib.geophoto.tables import is_url
-
-MAX_FILE_BYTES = 512 * 2 ** 20
-
-
-class ImageError(Exception):
-    """A photo that cannot be embedded; the message is the reason shown to the user."""
 
 
 @dataclass
@@ -36,22 +30,9 @@ class Embeddings:
 
 
 def read_file(path: Optional[str]) -> bytes:
-    if not path:
-        raise ImageError("no file name")
-    if is_url(path):
-        raise ImageError("URLs are not read; only local files (download the photos first)")
-    try:
-        if os.path.isdir(path):
-            raise ImageError("is a folder, not an image file")
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"file too large ({size} bytes)")
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ImageError("file not found") from None
-    except PermissionError:
-        raise ImageError("permission denied") from None
+    """The bytes of a regular local file (never a FIFO, device or URL); ImageError with
+    the reason otherwise."""
+    return read_bytes(path, MAX_FILE_BYTES)
 
 
 def decode_image(data: bytes, size: Tuple[int, int]) -> np.ndarray:
@@ -60,9 +41,7 @@ def decode_image(data: bytes, size: Tuple[int, int]) -> np.ndarray:
     Image Analytics does. JPEGs are decoded at a reduced scale when they are much larger."""
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.format == "JPEG" and _truncated_jpeg(data):
-                raise ImageError("corrupt or truncated image: the JPEG data ends early")
+        with open_image(data) as im:
             if im.format == "JPEG":
                 im.draft("RGB", size)  # DCT scaling: decode no more pixels than needed
             im = ImageOps.exif_transpose(im)
@@ -75,12 +54,6 @@ def decode_image(data: bytes, size: Tuple[int, int]) -> np.ndarray:
         raise ImageError(f"refused as a decompression bomb: {ex}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as ex:
         raise ImageError(f"corrupt or truncated image: {str(ex)[:150]}") from None
-
-
-def _truncated_jpeg(data: bytes) -> bool:
-    """No end-of-image marker after the scan data. Checked here because Image Analytics
-    sets Pillow's global LOAD_TRUNCATED_IMAGES, which would embed a half-grey photo."""
-    return data.rfind(b"\xff\xd9") < data.find(b"\xff\xda")
 
 
 def _to_rgb(im):

@@ -26,6 +26,7 @@ from orangecontrib.geophoto.export.table import (
     UNCERTAINTY, balloon_columns, check_template, column, column_cells, group_keys, iso,
     placemark_names, utc_times,
 )
+from orangecontrib.geophoto.images import ImageError, open_image, read_bytes
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
 from orangecontrib.geophoto.tables import atomic_path, find_image_column, image_paths, is_url
 
@@ -79,26 +80,19 @@ def balloon_html(cells: Dict[str, list], row: int, image_src: Optional[str],
 
 # --- thumbnails --------------------------------------------------------------------------
 
-def _register_heif():
-    try:
-        import pillow_heif
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - a declared dependency
-        pass
-
-
 def make_thumbnail(path: str, target: str, size: int) -> Optional[str]:
     """A JPEG of at most ``size`` px a side, EXIF-rotated and without the photo's metadata
-    (no GPS in the archive); None when the photo cannot be read."""
+    (no GPS in the archive); None when the photo cannot be read, is cut off (no half-grey
+    thumbnail) or is not a regular file."""
     from PIL import Image, ImageOps
     try:
-        with Image.open(path) as im:
+        with open_image(read_bytes(path)) as im:
             im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
             im = ImageOps.exif_transpose(im).convert("RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)
             im.save(target, "JPEG", quality=85)
             return target
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as ex:
+    except (ImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as ex:
         if isinstance(ex, OSError) and ex.errno in NO_SPACE:
             raise  # the disk is full: not the photo's fault
         return None
@@ -107,7 +101,6 @@ def make_thumbnail(path: str, target: str, size: int) -> Optional[str]:
 def make_thumbnails(photos: Dict[int, str], folder: str, size: int, on_progress=None,
                     should_stop=None) -> Dict[int, str]:
     """Row -> thumbnail file, made on a few threads (Pillow decodes without the GIL)."""
-    _register_heif()
     on_progress = on_progress or no_progress
     rows = list(photos)
     workers = max(1, min(8, os.cpu_count() or 1))
