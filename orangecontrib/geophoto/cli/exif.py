@@ -48,7 +48,7 @@ def placement_from_args(args):
 
 
 def run(args) -> int:
-    from orangecontrib.geophoto.exif import ERROR, LATITUDE, geotag_table
+    from orangecontrib.geophoto.exif import ERROR, LATITUDE, WARNING, geotag_table
     from orangecontrib.geophoto.tables import table_from_paths
     paths = collect_images(args.paths)
     if not paths:
@@ -60,7 +60,9 @@ def run(args) -> int:
     save_output(table, args.output)
     if not args.quiet:
         errors = sum(bool(e) for e in table.get_column(ERROR))
+        warned = sum(bool(w) for w in table.get_column(WARNING))
         located = int(np.isfinite(table.get_column(LATITUDE)).sum())
         print(f"{len(table)} files: {located} with a position, {errors} unreadable"
+              + (f", {warned} with a warning (see its column)" if warned else "")
               + (f"; written to {args.output}" if args.output else ""), file=sys.stderr)
     return 0

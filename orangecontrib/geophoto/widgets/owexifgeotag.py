@@ -17,7 +17,9 @@ from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import image_column_combo, set_image_data
 from orangecontrib.geophoto.tables import subset
-from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
+from orangecontrib.geophoto.track import (
+    NoUsablePoints, Placement, track_from_gpx, track_from_table,
+)
 
 
 class Result(NamedTuple):
@@ -70,6 +72,7 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
     class Warning(OWWidget.Warning):
         unreadable = Msg("{} could not be read: {}")
         no_track = Msg("Placing by track is on, but there is no Track input or GPX file.")
+        empty_track = Msg("The track has no usable points (time and position).")
 
     settingsHandler = DomainContextHandler()
     image_var = ContextSetting(None)
@@ -145,6 +148,7 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
     def _placement(self) -> Optional[Placement]:
         self.Error.bad_track.clear()
         self.Warning.no_track.clear()
+        self.Warning.empty_track.clear()
         track = None
         if self.use_track:
             try:
@@ -154,6 +158,8 @@ class OWExifGeotag(OWWidget, ConcurrentWidgetMixin):
                     track = track_from_gpx(self.gpx_path)
                 else:
                     self.Warning.no_track()
+            except NoUsablePoints:
+                self.Warning.empty_track()
             except (OSError, ValueError) as ex:
                 self.Error.bad_track(str(ex))
         if track is None and not self.use_neighbours:
