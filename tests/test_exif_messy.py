@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import piexif
 import pytest
+from hypothesis import given, settings, strategies as st
 from Orange.data import ContinuousVariable, Domain, Table, TimeVariable
 
 from orangecontrib.geophoto import exif
@@ -344,3 +345,28 @@ def test_command_reports_a_track_with_no_usable_point_in_one_line(tmp_path):
         f"geophoto exif: error: {path}: the track has no usable points (time and position)"
     ok = run_cli("-q", "exif", photo, "--gpx", _gpx(tmp_path / "latin.gpx", _walk_points()))
     assert ok.returncode == 0, ok.stderr
+
+
+# --- the XMP reader is total on hostile packets ------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=60).map(str.encode))
+def test_xmp_reader_and_date_parser_are_total(raw):
+    found = exif.xmp_times(raw)
+    assert isinstance(found, dict)
+    moment = exif.parse_xmp_datetime(raw.decode("latin-1"))
+    assert moment is None or isinstance(moment, datetime)
+
+
+def test_entity_bomb_or_broken_xmp_leaves_the_exif_values(tmp_path):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">'
+            + "".join(f'<!ENTITY {c} "{("&" + p + ";") * 10}">'
+                      for p, c in zip("abcdefgh", "bcdefghi"))
+            + ']><x:xmpmeta xmlns:x="adobe:ns:meta/">&i;</x:xmpmeta>').encode()
+    assert exif.xmp_times(bomb) == {}
+    path = _photo_with_times(tmp_path, "x.jpg",
+                             sub={piexif.ExifIFD.DateTimeDigitized: b"2019:05:18 09:30:00"},
+                             xmp_attrs={"xmp:CreateDate": '2019-05-18T09:30:00"broken'})
+    tag = read_geotag(path)
+    assert tag.error == "" and tag.time_source == "CreateDate"
+    assert tag.position_source == "exif"

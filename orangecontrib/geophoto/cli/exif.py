@@ -14,7 +14,9 @@ def register(subparsers):
         description="Read latitude/longitude, altitude, times, camera, lens, orientation and "
                     "direction from photo metadata (JPEG, TIFF, HEIC/HEIF, PNG, WebP). "
                     "Folders are searched recursively. A file that cannot be read keeps "
-                    "its row, with the reason in the 'error' column.")
+                    "its row, with the reason in the 'error' column; a value read but not "
+                    "trusted (GPS 0/0 written without a fix, a date out of range) is left "
+                    "empty and named in the 'warning' column.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     add_output_argument(parser)
     place = parser.add_argument_group("placing photos without GPS")
