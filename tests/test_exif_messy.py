@@ -231,6 +231,28 @@ def test_time_source_names_the_fallback_and_is_appended_after_existing_columns(t
         ["DateTimeOriginal", "CreateDate", "ModifyDate (edit time)", "?"]
 
 
+@needs_exiftool
+def test_xmp_time_is_read_from_tiff_png_and_webp_too(tmp_path):
+    from PIL import Image, PngImagePlugin
+    packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+              'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+              'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreateDate="2019-05-18T09:30:00"/>'
+              '</rdf:RDF></x:xmpmeta>')
+    png_info = PngImagePlugin.PngInfo()
+    png_info.add_itxt("XML:com.adobe.xmp", packet)
+    with Image.open(copy_venice(tmp_path, venice_labels(n=1)[0][0])) as im:
+        im.load()
+        for ext, kwargs in ((".tif", {"tiffinfo": {700: packet.encode()}}),
+                            (".png", {"pnginfo": png_info}),
+                            (".webp", {"xmp": packet.encode()})):
+            path = tmp_path / f"photo{ext}"
+            im.save(path, **kwargs)
+            tag = read_geotag(str(path))
+            assert tag.time_source == "XMP CreateDate", ext
+            assert tag.time_taken == parse_exiftool_time(
+                exiftool_json(path, "XMP-xmp:CreateDate")["CreateDate"]), ext
+
+
 # --- 3. UTF-8 text in EXIF ------------------------------------------------------------------
 
 @needs_exiftool

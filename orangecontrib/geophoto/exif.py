@@ -376,9 +376,11 @@ def xmp_times(raw: bytes) -> dict:
     return found
 
 
-def _time_taken(sub: dict, base: dict, xmp: dict):
+def _time_taken(sub: dict, base: dict, xmp_packet: bytes):
     """(time taken, its TIME_SOURCES name) from the first source that holds a valid time;
-    (None, "") when none does."""
+    (None, "") when none does. The XMP packet is parsed only when EXIF has no original time
+    (most camera photos), which keeps reading fast."""
+    xmp = None
     exif_times = {
         "DateTimeOriginal": (sub.get(_DATETIME_ORIGINAL), sub.get(_SUBSEC_ORIGINAL),
                              sub.get(_OFFSET_ORIGINAL)),
@@ -390,6 +392,7 @@ def _time_taken(sub: dict, base: dict, xmp: dict):
         if source in exif_times:
             moment = parse_exif_datetime(*exif_times[source])
         else:
+            xmp = xmp_times(xmp_packet) if xmp is None else xmp
             moment = parse_xmp_datetime(xmp.get(source))
         if moment is not None:
             return moment, source
@@ -415,7 +418,7 @@ def _decode_exif(tag: GeoTag, exif, xmp: bytes = b"") -> None:
     if isinstance(orientation, int) and 1 <= orientation <= 8:
         tag.orientation = float(orientation)
 
-    tag.time_taken, tag.time_source = _time_taken(sub, base, xmp_times(xmp))
+    tag.time_taken, tag.time_source = _time_taken(sub, base, xmp)
 
     if gps:
         lat = dms_to_degrees(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), ("S",))
