@@ -57,4 +57,4 @@ def test_missing_file_keeps_its_row_and_exit_is_zero(tmp_path, capsys):
     assert main(["-q", "exif", str(tmp_path / "gone.jpg")]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].startswith(str(tmp_path / "gone.jpg"))
-    assert printed[1].endswith("file not found")
+    assert next(csv.DictReader(printed))["error"] == "file not found"

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import piexif
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from PIL import Image
 
 from orangecontrib.geophoto import exif
@@ -305,6 +305,7 @@ def test_datetime_parser_is_total(text):
 @settings(max_examples=50, deadline=None)
 @given(lat=st.floats(-90, 90), lon=st.floats(-180, 180))
 def test_written_positions_round_trip_through_a_real_file(tmp_path_factory, lat, lon):
+    assume(abs(lat) + abs(lon) > 1e-6)  # 0/0 means "no fix": test_exif_messy.py
     folder = tmp_path_factory.mktemp("rt")
     path = copy_venice(folder, venice_labels(n=1)[0][0])
     write_exif(path, gps=gps_ifd(lat, lon))

@@ -5,12 +5,22 @@ file read with gpxpy), interpolated at the photo's UTC time; and geotagged photo
 N minutes, interpolated between the nearest one before and after. Placed photos are flagged in
 ``position source`` (``track`` / ``neighbours``) so they are never mistaken for EXIF fixes.
 """
+import codecs
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Sequence
 
 import numpy as np
+
+
+NO_USABLE_POINTS = "the track has no usable points (time and position)"
+
+
+class NoUsablePoints(ValueError):
+    """A track in which no point has both a time and a valid position: it can place nothing,
+    which must be said rather than leave every photo silently unplaced."""
 
 
 @dataclass
@@ -32,23 +42,52 @@ class Track:
     def __len__(self):
         return len(self.times)
 
+    def usable(self, where: str = "") -> "Track":
+        """This track, or :class:`NoUsablePoints` (prefixed by ``where``) when it is empty."""
+        if not len(self):
+            raise NoUsablePoints(f"{where}: {NO_USABLE_POINTS}" if where else NO_USABLE_POINTS)
+        return self
+
+
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']""")
+
+
+def _xml_text(raw: bytes) -> str:
+    """XML bytes as text in the encoding they declare, as an XML parser reads them: a byte
+    order mark, else the ``<?xml ... encoding="..."?>`` declaration, else UTF-8. The
+    declaration is then dropped so that the text is not decoded twice (gpxpy hands lxml
+    the text re-encoded as UTF-8)."""
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            text = raw.decode(name)
+            break
+    else:
+        declared = _XML_ENCODING.match(raw)
+        name = declared.group(1).decode("ascii") if declared else "utf-8"
+        try:
+            text = raw.decode(name)
+        except LookupError as ex:
+            raise ValueError(f"unknown encoding {name!r}") from ex
+    return re.sub(r"^\ufeff?<\?xml[^>]*\?>", "", text, count=1)
+
 
 def track_from_gpx(path: str) -> Track:
     """All track, route and waypoint fixes with a time in a GPX file."""
     import gpxpy
-    with open(path, encoding="utf-8") as f:
-        try:
-            gpx = gpxpy.parse(f)
-        except Exception as ex:  # gpxpy raises its own GPXException and XML errors
-            raise ValueError(f"{path}: not a readable GPX file ({ex})") from ex
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        gpx = gpxpy.parse(_xml_text(raw))
+    except Exception as ex:  # gpxpy raises its own GPXException and XML errors
+        raise ValueError(f"{path}: not a readable GPX file ({ex})") from ex
     points = [p for t in gpx.tracks for s in t.segments for p in s.points]
     points += [p for r in gpx.routes for p in r.points] + list(gpx.waypoints)
     fixes = [(p.time, p.latitude, p.longitude) for p in points if p.time is not None]
-    if not fixes:
-        raise ValueError(f"{path}: the GPX file has no points with a time")
     times = [(t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
              for t, _, _ in fixes]
-    return Track.from_arrays(times, [f[1] for f in fixes], [f[2] for f in fixes])
+    track = Track.from_arrays(times, [f[1] for f in fixes], [f[2] for f in fixes])
+    return track.usable(path)
 
 
 def track_from_table(table) -> Track:
@@ -60,7 +99,7 @@ def track_from_table(table) -> Track:
     if lat_var is None or time_var is None:
         raise ValueError("a track needs a time column and latitude/longitude columns")
     return Track.from_arrays(table.get_column(time_var), table.get_column(lat_var),
-                             table.get_column(lon_var))
+                             table.get_column(lon_var)).usable()
 
 
 def interpolate(track: Track, times: np.ndarray, max_gap: float) -> np.ndarray:
@@ -111,7 +150,10 @@ class Placement:
                 times[i] = tag.time_utc.timestamp()
             elif tag.time_taken is not None:
                 clock = tag.time_taken.replace(tzinfo=timezone.utc)
-                times[i] = (clock - timedelta(hours=self.clock_offset)).timestamp()
+                try:
+                    times[i] = (clock - timedelta(hours=self.clock_offset)).timestamp()
+                except OverflowError:  # a clock reading of year 1 or 9999: no time
+                    pass
         return times
 
     def apply(self, tags: Sequence) -> List[int]:

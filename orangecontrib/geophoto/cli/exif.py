@@ -14,7 +14,9 @@ def register(subparsers):
         description="Read latitude/longitude, altitude, times, camera, lens, orientation and "
                     "direction from photo metadata (JPEG, TIFF, HEIC/HEIF, PNG, WebP). "
                     "Folders are searched recursively. A file that cannot be read keeps "
-                    "its row, with the reason in the 'error' column.")
+                    "its row, with the reason in the 'error' column; a value read but not "
+                    "trusted (GPS 0/0 written without a fix, a date out of range) is left "
+                    "empty and named in the 'warning' column.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     add_output_argument(parser)
     place = parser.add_argument_group("placing photos without GPS")
@@ -48,7 +50,7 @@ def placement_from_args(args):
 
 
 def run(args) -> int:
-    from orangecontrib.geophoto.exif import ERROR, LATITUDE, geotag_table
+    from orangecontrib.geophoto.exif import ERROR, LATITUDE, WARNING, geotag_table
     from orangecontrib.geophoto.tables import table_from_paths
     paths = collect_images(args.paths, args.command)
     if not paths:
@@ -60,7 +62,9 @@ def run(args) -> int:
     save_output(table, args.output)
     if not args.quiet:
         errors = sum(bool(e) for e in table.get_column(ERROR))
+        warned = sum(bool(w) for w in table.get_column(WARNING))
         located = int(np.isfinite(table.get_column(LATITUDE)).sum())
         print(f"{len(table)} files: {located} with a position, {errors} unreadable"
+              + (f", {warned} with a warning (see its column)" if warned else "")
               + (f"; written to {args.output}" if args.output else ""), file=sys.stderr)
     return 0

@@ -20,7 +20,9 @@ from orangecontrib.geophoto.widgets.common import (
     StoppableTaskMixin, image_column_combo, leave_room_for_messages, set_image_data,
 )
 from orangecontrib.geophoto.tables import subset
-from orangecontrib.geophoto.track import Placement, track_from_gpx, track_from_table
+from orangecontrib.geophoto.track import (
+    NoUsablePoints, Placement, track_from_gpx, track_from_table,
+)
 
 
 class Result(NamedTuple):
@@ -75,6 +77,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         unreadable = Msg("{} unreadable.")
         no_gps = Msg("No photo has a GPS position.")
         no_track = Msg("No GPS track given.")
+        empty_track = Msg("Track has no usable points.")
 
     settingsHandler = DomainContextHandler()
     image_var = ContextSetting(None)
@@ -176,6 +179,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.Error.bad_track.clear()
         self.track_problem = ""
         self.Warning.no_track.clear()
+        self.Warning.empty_track.clear()
         track = None
         if self.use_track:
             try:
@@ -186,6 +190,9 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
                 else:
                     self.Warning.no_track()
                     self.track_problem = "connect a Track input or choose a GPX file."
+            except NoUsablePoints:
+                self.Warning.empty_track()
+                self.track_problem = "no point has both a time and a valid position."
             except (OSError, ValueError) as ex:
                 self.Error.bad_track()
                 self.track_problem = str(ex)
