@@ -90,6 +90,20 @@ def test_undecodable_file_name_reaches_kmz_and_geojson(tmp_path, monkeypatch):
     assert any("caf\\xe9.jpg" in f["properties"]["image"] for f in features)
 
 
+def test_csv_on_stdout_is_utf8_whatever_the_terminal_encoding(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    geotagged_copy(folder, "東京.jpg", venice_labels(1)[0])
+    done = subprocess.run(
+        [sys.executable, "-m", "orangecontrib.geophoto.cli", "-q", "exif", str(folder)],
+        env={**os.environ, "PYTHONPATH": ROOT, "PYTHONIOENCODING": "ascii"},
+        capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(done.stdout.decode("utf-8").splitlines()))
+    assert [r["image"] for r in rows] == [str(folder / "東京.jpg")]
+    assert 45 < float(rows[0]["latitude"]) < 46
+
+
 # --- 2. spreadsheet formulas --------------------------------------------------------------
 
 FORMULA = '=HYPERLINK("http://example.com/x","click")'
