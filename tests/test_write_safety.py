@@ -72,6 +72,18 @@ def test_undecodable_file_name_keeps_its_row_in_every_table_format(tmp_path, ext
         assert os.path.join(str(folder), "caf\\xe9.jpg") in names
 
 
+def test_undecodable_file_name_is_embedded_and_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOPHOTO_CACHE_DIR", str(tmp_path / "cache"))
+    folder, _ = undecodable_folder(tmp_path)
+    out = str(tmp_path / "embeddings.tab")
+    assert main(["-q", "embed", str(folder), "--top", "2", "-o", out]) == 0
+    table = read_table(out)
+    assert sorted(texts(table, "image")) == [os.path.join(str(folder), "caf\\xe9.jpg"),
+                                             os.path.join(str(folder), "plain.jpg")]
+    assert np.isfinite(table.get_column("n0")).all()
+    assert set(texts(table, "error")) <= {"", "?"}  # no reason: both embedded
+
+
 def test_undecodable_file_name_reaches_kmz_and_geojson(tmp_path, monkeypatch):
     monkeypatch.setenv("GEOPHOTO_CACHE_DIR", str(tmp_path / "cache"))
     folder, _ = undecodable_folder(tmp_path)
