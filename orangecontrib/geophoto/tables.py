@@ -254,11 +254,47 @@ def read_table(path: str) -> Table:
                          f"use one of {', '.join(TABLE_EXTENSIONS)}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    table = Table.from_file(path)
     if ext == ".csv":
-        table = _from_spreadsheet_text(table)
+        table = _from_spreadsheet_text(_read_csv(path))
         _restore_image_column(table)
+        return table
+    return Table.from_file(path)
+
+
+def _read_csv(path: str) -> Table:
+    """A CSV as Orange's reader reads it, but with ``"`` as the only quote character:
+    Orange's sniffer may take the ``'`` that ``spreadsheet_safe`` puts before cells for a
+    quote character and run cells together. Files not in UTF-8 go to Orange's reader,
+    which tries other encodings."""
+    from Orange.data import update_origin
+    from Orange.data.io import CSVReader
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            sample = "".join(f.readline() for _ in range(10))
+            f.seek(0)
+            rows = csv.reader(f, delimiter=_csv_delimiter(sample, CSVReader.DELIMITERS),
+                              skipinitialspace=True)
+            table = CSVReader.data_table(rows)
+    except UnicodeDecodeError:
+        return Table.from_file(path)
+    table.name = os.path.splitext(os.path.basename(path))[0]
+    CSVReader(path).set_table_metadata(path, table)
+    update_origin(table, path)
     return table
+
+
+def _csv_delimiter(sample: str, delimiters: str) -> str:
+    """The sniffed delimiter; when the sniffer saw ``'`` as a quote, the comma, semicolon or
+    tab most frequent in the header row (a comma when there is none)."""
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters)
+    except csv.Error:
+        dialect = None
+    if dialect is not None and dialect.quotechar == '"':
+        return dialect.delimiter
+    header = sample.splitlines()[0] if sample else ""
+    best = max(",;\t", key=header.count)
+    return best if header.count(best) else ","
 
 
 def _restore_image_column(table: Table) -> None:
