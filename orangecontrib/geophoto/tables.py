@@ -7,6 +7,7 @@ written by file extension for the command line.
 """
 import csv
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from typing import List, Optional, Sequence, Tuple
@@ -211,19 +212,49 @@ _UMASK = _current_umask()
 @contextmanager
 def atomic_path(path: str):
     """Yield a temporary path in the destination's folder and rename it onto ``path`` only
-    when the block succeeds: a failed or cancelled write leaves no half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".geophoto-", suffix=suffix, dir=folder)
+    when the block succeeds: a failed or cancelled write leaves no half-written file.
+
+    A symlink is followed (its target is replaced, the link stays a link), an existing
+    file keeps its permissions, and errors name ``path``, not the hidden temporary file."""
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    folder = os.path.dirname(os.path.abspath(target))
+    suffix = os.path.splitext(target)[1]
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".geophoto-", suffix=suffix, dir=folder)
+    except OSError as ex:
+        raise _naming(ex, path) from None
     os.close(fd)
     try:
         yield tmp
-        if os.path.exists(tmp):  # mkstemp makes it private; give it a normal file's mode
-            os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
+        if os.path.exists(tmp):  # mkstemp makes it private; give it the file's mode
+            _copy_mode(target, tmp)
+        os.replace(tmp, target)
+    except OSError as ex:
+        if tmp in (ex.filename, ex.filename2):
+            raise _naming(ex, path) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _copy_mode(target: str, tmp: str) -> None:
+    """The existing file's mode (and owner, where allowed), else a new file's mode."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        return
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
+    try:
+        os.chown(tmp, st.st_uid, st.st_gid)
+    except OSError:
+        pass  # only root may give a file away
+
+
+def _naming(ex: OSError, path: str) -> OSError:
+    """The same error about the path the user asked for."""
+    return type(ex)(ex.errno, ex.strerror or str(ex), path)
 
 
 def read_table(path: str) -> Table:
@@ -234,10 +265,47 @@ def read_table(path: str) -> Table:
                          f"use one of {', '.join(TABLE_EXTENSIONS)}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    table = Table.from_file(path)
     if ext == ".csv":
+        table = _from_spreadsheet_text(_read_csv(path))
         _restore_image_column(table)
+        return table
+    return Table.from_file(path)
+
+
+def _read_csv(path: str) -> Table:
+    """A CSV as Orange's reader reads it, but with ``"`` as the only quote character:
+    Orange's sniffer may take the ``'`` that ``spreadsheet_safe`` puts before cells for a
+    quote character and run cells together. Files not in UTF-8 go to Orange's reader,
+    which tries other encodings."""
+    from Orange.data import update_origin
+    from Orange.data.io import CSVReader
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            sample = "".join(f.readline() for _ in range(10))
+            f.seek(0)
+            rows = csv.reader(f, delimiter=_csv_delimiter(sample, CSVReader.DELIMITERS),
+                              skipinitialspace=True)
+            table = CSVReader.data_table(rows)
+    except UnicodeDecodeError:
+        return Table.from_file(path)
+    table.name = os.path.splitext(os.path.basename(path))[0]
+    CSVReader(path).set_table_metadata(path, table)
+    update_origin(table, path)
     return table
+
+
+def _csv_delimiter(sample: str, delimiters: str) -> str:
+    """The sniffed delimiter; when the sniffer saw ``'`` as a quote, the comma, semicolon or
+    tab most frequent in the header row (a comma when there is none)."""
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters)
+    except csv.Error:
+        dialect = None
+    if dialect is not None and dialect.quotechar == '"':
+        return dialect.delimiter
+    header = sample.splitlines()[0] if sample else ""
+    best = max(",;\t", key=header.count)
+    return best if header.count(best) else ","
 
 
 def _restore_image_column(table: Table) -> None:
@@ -253,7 +321,9 @@ def _restore_image_column(table: Table) -> None:
 def write_table(table: Table, path: str) -> None:
     """Write a table by extension, atomically. CSV gets one plain header row, the image
     column first, then every column (attributes, class, metas) in domain order, times as
-    ISO 8601, numbers with 12 significant digits."""
+    ISO 8601, numbers with 12 significant digits, and text a spreadsheet cannot run as a
+    formula (``spreadsheet_safe``). File-name bytes that are not UTF-8 are kept as they
+    are in .pkl and shown as ``\\xe9`` escapes in .csv and .tab (``printable``)."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in TABLE_EXTENSIONS:
         raise ValueError(f"{path}: unsupported table format {ext or '(none)'}; "
@@ -265,7 +335,7 @@ def write_table(table: Table, path: str) -> None:
             table.save(tmp)
         else:
             from Orange.data.io import TabReader
-            TabReader.write_file(tmp, table)
+            TabReader.write_file(tmp, _printable_strings(table))
 
 
 def _write_plain_csv(table: Table, path: str) -> None:
@@ -275,18 +345,109 @@ def _write_plain_csv(table: Table, path: str) -> None:
     columns = [table.get_column(v) for v in variables]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow([v.name for v in variables])
+        writer.writerow([spreadsheet_safe(printable(v.name)) for v in variables])
         for row in zip(*columns) if columns else ():
             writer.writerow([_csv_value(v, x) for v, x in zip(variables, row)])
 
 
 def _csv_value(var: Variable, value) -> str:
     if isinstance(var, StringVariable):
-        return "" if value is None else str(value)
+        return "" if value is None else spreadsheet_safe(printable(str(value)))
     if isinstance(value, float) and np.isnan(value):
         return ""
     if isinstance(var, TimeVariable):
         return var.repr_val(value)
     if isinstance(var, ContinuousVariable):
         return f"{float(value):.12g}"
-    return var.str_val(value)
+    return spreadsheet_safe(printable(var.str_val(value)))
+
+
+# --- text that leaves the program ---------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def printable(text: str) -> str:
+    """``text`` that UTF-8 can hold: file-name bytes that are not UTF-8 (which Python
+    keeps as surrogate escapes, ``os.fsdecode(b"caf\\xe9")``) shown as ``\\xe9``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV text cell that a spreadsheet shows rather than runs (OWASP "CSV injection"):
+    a single quote before a leading ``= + - @``, tab or CR; numbers such as ``-3.5`` are
+    left alone. Quotes already before such a start get one more, so
+    ``from_spreadsheet_text`` gives back exactly the original."""
+    if text.lstrip("'")[:1] in FORMULA_STARTS and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def from_spreadsheet_text(text: str) -> str:
+    """The inverse of ``spreadsheet_safe``."""
+    if text[:1] == "'" and text.lstrip("'")[:1] in FORMULA_STARTS:
+        return text[1:]
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _from_spreadsheet_text(table: Table) -> Table:
+    """A CSV we wrote, read back with the values ``spreadsheet_safe`` changed restored:
+    string cells in place, names and discrete values through a new domain when needed."""
+    for i, var in enumerate(table.domain.metas):
+        if isinstance(var, StringVariable):
+            column = table.metas[:, i]
+            fixed = [from_spreadsheet_text(x) if isinstance(x, str) else x for x in column]
+            if fixed != list(column):
+                with table.unlocked(table.metas):
+                    table.metas[:, i] = _as_meta_column(fixed)
+
+    def restored(var):
+        name = from_spreadsheet_text(var.name)
+        if isinstance(var, DiscreteVariable):
+            values = [from_spreadsheet_text(v) for v in var.values]
+            if name != var.name or values != list(var.values):
+                new = DiscreteVariable(name, values=values)
+                new.attributes = dict(var.attributes)
+                return new
+        return var if name == var.name else var.copy(name=name)
+
+    domain = table.domain
+    parts = [[restored(v) for v in part]
+             for part in (domain.attributes, domain.class_vars, domain.metas)]
+    if all(a is b for a, b in zip(parts[0] + parts[1] + parts[2],
+                                  (*domain.variables, *domain.metas))):
+        return table
+    out = Table.from_numpy(Domain(*parts), table.X, table.Y, table.metas, table.W)
+    out.name = table.name
+    return out
+
+
+def _printable_strings(table: Table) -> Table:
+    """``table``, or a copy whose string cells UTF-8 can hold (``printable``)."""
+    strings = [i for i, v in enumerate(table.domain.metas) if isinstance(v, StringVariable)]
+    bad = [i for i in strings
+           if any(isinstance(x, str) and printable(x) is not x for x in table.metas[:, i])]
+    if not bad:
+        return table
+    table = table.copy()
+    with table.unlocked(table.metas):
+        for i in bad:
+            table.metas[:, i] = _as_meta_column(
+                printable(x) if isinstance(x, str) else x for x in table.metas[:, i])
+    return table

@@ -8,8 +8,11 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 
 from orangecontrib.geophoto import __version__
 
@@ -18,6 +21,45 @@ SUBCOMMANDS = ("exif", "embed", "geolocate", "geocode", "kml", "photos2kml", "wo
 
 class CommandError(Exception):
     """A fatal, user-facing error: printed as one line on stderr, exit status 1."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``kill``, ``timeout``, a closed terminal), raised in the main
+    thread so it unwinds as Ctrl+C does: ``finally`` blocks and context managers remove
+    temporary files and folders on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                            if hasattr(signal, name))
+
+
+def _terminate(signum, frame):
+    for sig in TERMINATING_SIGNALS:  # a second signal must not cut the clean-up short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextmanager
+def terminating_signals_unwind():
+    """Within the block, SIGTERM and SIGHUP raise ``Terminated`` (the main thread only;
+    an ignored signal, as under ``nohup``, stays ignored); the old handlers come back
+    after it, so calling ``main`` from Python leaves the caller's handlers alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in TERMINATING_SIGNALS}
+    for sig, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, _terminate)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +92,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="geophoto: %(message)s")
     warnings.simplefilter("ignore")
     try:
-        return int(args.run(args) or 0)
+        with terminating_signals_unwind():
+            return int(args.run(args) or 0)
+    except Terminated as ex:
+        print("geophoto: terminated", file=sys.stderr)
+        return 128 + ex.signum
     except KeyboardInterrupt:
         print("geophoto: interrupted", file=sys.stderr)
         return 130

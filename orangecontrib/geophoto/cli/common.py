@@ -47,14 +47,19 @@ def add_output_argument(parser, default_hint="stdout as CSV"):
 
 
 def save_output(table, output: Optional[str]) -> None:
-    """Write to OUT by extension, or CSV on stdout when no OUT is given."""
+    """Write to OUT by extension, or CSV on stdout when no OUT is given: the same UTF-8
+    bytes as a .csv file, whatever the terminal's encoding (a place name in Japanese
+    must not abort the run after all its work)."""
     if output is None:
+        import shutil
         import tempfile
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "out.csv")
             write_table(table, path)
-            with open(path, encoding="utf-8") as f:
-                sys.stdout.write(f.read())
+            sys.stdout.flush()
+            with open(path, "rb") as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         return
     if os.path.splitext(output)[1].lower() not in TABLE_EXTENSIONS:
         raise ValueError(f"{output}: output must end in {', '.join(TABLE_EXTENSIONS)}")

@@ -29,7 +29,10 @@ def embed_paths(paths: Sequence[Optional[str]], model="squeezenet", layer=None, 
     from orangecontrib.geophoto.embedders import pipeline
     from orangecontrib.geophoto.embedders.cache import EmbeddingCache
     loaded = load_model(model, layer, weights)
-    store = EmbeddingCache(loaded.model_id) if cache and loaded.model_id else None
+    store = None
+    if cache and loaded.model_id:
+        store = EmbeddingCache(loaded.model_id, dim=loaded.dim,
+                               classes=len(loaded.class_names or ()))
     return pipeline.run(list(paths), loaded, batch_size=batch_size, top=top_k, cache=store,
                         on_progress=on_progress, should_stop=should_stop)
 

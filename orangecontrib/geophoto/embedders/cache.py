@@ -32,9 +32,16 @@ def content_key(data: bytes) -> str:
 
 
 class EmbeddingCache:
-    """``get(keys)`` / ``put(items)`` of feature vectors and stored top labels."""
+    """``get(keys)`` / ``put(items)`` of feature vectors and stored top labels.
 
-    def __init__(self, model_id: str, folder: Optional[str] = None):
+    ``dim`` and ``classes`` (the model's feature length and number of classes), when given,
+    let ``get`` pass over rows this model cannot have written (a damaged or foreign file):
+    they count as misses, so those photos are embedded again and their rows replaced."""
+
+    def __init__(self, model_id: str, folder: Optional[str] = None,
+                 dim: Optional[int] = None, classes: int = 0):
+        self.dim, self.classes = dim, classes
+        self._warned = False
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_id)[:150]
         self.path = os.path.join(folder or cache_folder(), name + ".sqlite")
         self._lock = threading.Lock()
@@ -60,11 +67,37 @@ class EmbeddingCache:
                 rows = self._db.execute(
                     "SELECT key, features, top_index, top_prob FROM embeddings WHERE key IN "
                     f"({','.join('?' * len(chunk))})", chunk).fetchall()
-                for key, feats, idx, prob in rows:
-                    found[key] = (np.frombuffer(feats, np.float32),
-                                  None if idx is None else np.frombuffer(idx, np.int32),
-                                  None if prob is None else np.frombuffer(prob, np.float32))
+                for key, *stored in rows:
+                    entry = self._decode(*stored)
+                    if entry is None:
+                        self._warn_damaged()
+                    else:
+                        found[key] = entry
         return found
+
+    def _decode(self, feats, idx, prob):
+        """A stored row as arrays, or None when it is not one this model wrote."""
+        try:
+            feats = np.frombuffer(feats, np.float32)
+            idx = None if idx is None else np.frombuffer(idx, np.int32)
+            prob = None if prob is None else np.frombuffer(prob, np.float32)
+        except (TypeError, ValueError):  # not bytes, or not whole numbers of them
+            return None
+        if self.dim is not None and len(feats) != self.dim:
+            return None
+        if (idx is None) != (prob is None) or (idx is not None and len(idx) != len(prob)):
+            return None
+        if self.classes and idx is not None and (
+                len(idx) != min(TOP_STORED, self.classes)
+                or len(idx) and (idx.min() < 0 or idx.max() >= self.classes)):
+            return None
+        return feats, idx, prob
+
+    def _warn_damaged(self):
+        if not self._warned:
+            self._warned = True
+            log.warning("embedding cache %s has damaged entries; those photos are embedded "
+                        "again", self.path)
 
     def put(self, items) -> None:
         """``items``: iterable of (key, features, top_index or None, top_prob or None)."""

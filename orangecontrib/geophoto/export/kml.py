@@ -44,8 +44,10 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def text(value: str) -> str:
-    """Literal text for an XML element: escaped, without characters XML cannot hold."""
-    return html.escape(_NOT_XML.sub("", str(value)), quote=True)
+    """Literal text for an XML element: escaped, without characters XML cannot hold, and
+    file-name bytes that are not UTF-8 shown as ``\\xe9``."""
+    from orangecontrib.geophoto.tables import printable
+    return html.escape(_NOT_XML.sub("", printable(str(value))), quote=True)
 
 
 def circle(lat: float, lon: float, radius_m: float, points: int = 48):

@@ -8,7 +8,7 @@ from orangecontrib.geophoto.export.options import ExportOptions, ExportSummary
 from orangecontrib.geophoto.export.privacy import exported_positions
 from orangecontrib.geophoto.export.table import cell, iso, values_of, visible_columns
 from orangecontrib.geophoto.progress import check_stop, no_progress
-from orangecontrib.geophoto.tables import atomic_path
+from orangecontrib.geophoto.tables import atomic_path, printable
 
 VECTOR_EXTENSIONS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 
@@ -39,7 +39,7 @@ def write_vector(data, path: str, options: ExportOptions = None, on_progress=Non
         elif var.is_continuous:
             values = values.astype(float)
         else:
-            values = [None if x is None else str(x) for x in values]
+            values = [None if x is None else printable(str(x)) for x in values]
         columns[var.name] = values
     frame = geopandas.GeoDataFrame(
         pd.DataFrame(columns, index=pd.RangeIndex(len(located))),
