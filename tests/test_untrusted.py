@@ -142,3 +142,40 @@ def test_keras_lambda_layer_is_refused_by_safe_mode(tmp_path, capsys, ext):
         load_model(path)
     assert main(["embed", SAMPLE_PHOTOS, "--model", path]) == 1
     assert "safe mode" in one_line_error(capsys, "embed")
+
+
+# --- pickled tables -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bad_pickles(tmp_path_factory):
+    """Corrupt .pkl tables: a real table's pickle cut short, a pickle of something else,
+    a photo renamed to .pkl, random bytes."""
+    folder = tmp_path_factory.mktemp("pickles")
+    good = str(folder / "good.pkl")
+    assert main(["-q", "exif", SAMPLE_PHOTOS, "-o", good]) == 0
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(sample_photo_paths()[0], "rb") as f:
+        photo = f.read()
+    contents = {"truncated": data[:len(data) // 2], "not-a-table": pickle.dumps({"a": [1]}),
+                "photo": photo, "random": bytes(range(256)) * 7, "empty": b""}
+    paths = {}
+    for name, content in contents.items():
+        paths[name] = str(folder / f"{name}.pkl")
+        with open(paths[name], "wb") as f:
+            f.write(content)
+    return paths
+
+
+@pytest.mark.parametrize("command", ["geocode", "kml", "geolocate", "exif"])
+@pytest.mark.parametrize("kind", ["truncated", "not-a-table", "photo", "random", "empty"])
+def test_corrupt_pickle_table_is_one_line_error(tmp_path, capsys, bad_pickles, command, kind):
+    path = bad_pickles[kind]
+    argv = {"geocode": ["geocode", path], "geolocate": ["geolocate", path, "--evaluate"],
+            "kml": ["kml", path, "-o", str(tmp_path / "out.kml")],
+            "exif": ["exif", SAMPLE_PHOTOS, "--track", path]}[command]
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = one_line_error(capsys, command)
+    assert os.path.basename(path) in err and "not a readable .pkl table" in err
+    assert not os.path.exists(tmp_path / "out.kml")
