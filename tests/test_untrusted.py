@@ -179,3 +179,77 @@ def test_corrupt_pickle_table_is_one_line_error(tmp_path, capsys, bad_pickles, c
     err = one_line_error(capsys, command)
     assert os.path.basename(path) in err and "not a readable .pkl table" in err
     assert not os.path.exists(tmp_path / "out.kml")
+
+
+# --- workflows ------------------------------------------------------------------------------
+
+EARTH = os.path.join(WORKFLOWS, "photos-to-google-earth.ows")
+
+
+def _shipped(name=EARTH):
+    with open(name, encoding="utf-8") as f:
+        return f.read()
+
+
+def _write(folder, text, name="broken.ows"):
+    path = os.path.join(str(folder), name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+GEO_MAP = ('qualified_name="orangecontrib.geo.widgets.owmap.OWMap" '
+           'project_name="Orange3-Geo"')
+BROKEN_WORKFLOWS = {
+    "truncated": (lambda s: s[:len(s) // 2], "not a workflow file"),
+    "empty": (lambda s: "", "not a workflow file"),
+    "not-xml": (lambda s: "Geo Map\tlatitude\n45.4\t12.3\n", "not a workflow file"),
+    "other-xml": (lambda s: "<kml><Document/></kml>", "not a workflow file"),
+    "missing-widget": (lambda s: s.replace(GEO_MAP, 'qualified_name="orangecontrib.nothere.'
+                                                    'widgets.owthing.OWThing" '
+                                                    'project_name="Orange3-Nothere"'),
+                       "widget Geo Map from add-on Orange3-Nothere is not installed"),
+    "missing-node": (lambda s: s.replace('source_node_id="3" sink_node_id="6"',
+                                         'source_node_id="3" sink_node_id="99"'),
+                     "a link to node 99, which the workflow does not have"),
+    "bad-settings": (lambda s: s.replace('<properties node_id="1" format="pickle">',
+                                         '<properties node_id="1" format="pickle">AAAA'),
+                     "the settings of EXIF Geotag cannot be read"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_WORKFLOWS))
+def test_broken_workflow_is_one_line_error(tmp_path, capsys, kind):
+    edit, expected = BROKEN_WORKFLOWS[kind]
+    if kind != "other-xml":  # the shipped file must still hold what the edit replaces
+        assert edit(_shipped()) != _shipped()
+    path = _write(tmp_path, edit(_shipped()))
+    assert main(["-q", "workflow", path]) == 1
+    err = one_line_error(capsys, "workflow")
+    assert expected in err and "broken.ows" in err
+
+
+def _without_photos(text):
+    """The workflow's Import Images pointed at a folder that does not exist (as on a
+    classroom machine where the photos were not copied)."""
+    import base64
+    import re
+
+    def edit(match):
+        props = pickle.loads(base64.b64decode(match.group(2)))
+        for recent in props.get("recent_paths", []):
+            recent.abspath, recent.relpath = "/nonexistent/photos", "photos-not-copied"
+        return match.group(1) + base64.encodebytes(pickle.dumps(props)).decode() \
+            + match.group(3)
+    return re.sub(r'(<properties node_id="\d+" format="pickle">)(.*?)(</properties>)', edit,
+                  text, flags=re.S)
+
+
+def test_source_widget_without_data_fails_the_check(tmp_path, capsys):
+    path = _write(tmp_path, _without_photos(_shipped()))
+    assert main(["-q", "workflow", path]) == 1
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if ": error: " in line]
+    assert len(lines) == 1, out
+    assert lines[0].startswith("Import Images: error: sent no data")
+    assert "photos-not-copied" in lines[0]
