@@ -253,3 +253,40 @@ def test_source_widget_without_data_fails_the_check(tmp_path, capsys):
     assert len(lines) == 1, out
     assert lines[0].startswith("Import Images: error: sent no data")
     assert "photos-not-copied" in lines[0]
+
+
+# --- offline unless asked -------------------------------------------------------------------
+
+@pytest.fixture
+def network_blocked(monkeypatch):
+    """Every connection and name lookup in this process raises, and is recorded: a path
+    that swallowed the error would still show up in the list."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[1:2] or args[:1])
+        raise OSError("network blocked by the test")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+def test_offline_commands_finish_with_the_network_blocked(tmp_path, network_blocked):
+    tags, places = str(tmp_path / "tags.pkl"), str(tmp_path / "places.csv")
+    assert main(["-q", "exif", SAMPLE_PHOTOS, "-o", tags]) == 0
+    assert main(["-q", "geocode", tags, "-o", places]) == 0
+    assert main(["-q", "kml", places, "-o", str(tmp_path / "photos.kmz")]) == 0
+    assert main(["-q", "embed", SAMPLE_PHOTOS, "-o", str(tmp_path / "emb.csv")]) == 0
+    assert main(["-q", "photos2kml", SAMPLE_PHOTOS, "-o", str(tmp_path / "p.kml")]) == 0
+    assert os.path.getsize(tmp_path / "photos.kmz") > 0
+    assert network_blocked == []
+
+
+def test_the_online_option_is_what_reaches_the_network(tmp_path, network_blocked):
+    """The guard above sees real attempts: asking for online place names makes one."""
+    tags = str(tmp_path / "tags.pkl")
+    assert main(["-q", "exif", SAMPLE_PHOTOS, "-o", tags]) == 0
+    main(["-q", "geocode", tags, "--online", "-o", str(tmp_path / "places.csv")])
+    assert network_blocked
