@@ -6,8 +6,10 @@ import os
 import pickle
 import shutil
 import socket
+import tempfile
 
 import pytest
+from Orange.widgets.tests import base as widget_tests
 
 from orangecontrib.geophoto.cli import main
 from orangecontrib.geophoto.datasets import SAMPLE_PHOTOS, sample_photo_paths
@@ -126,6 +128,42 @@ def test_malformed_signature_is_one_line_error(tmp_path, tflite_model, capsys, c
         load_model(folder)
     assert main(["embed", SAMPLE_PHOTOS, "--model", folder]) == 1
     assert "signature.json" in one_line_error(capsys, "embed")
+
+
+
+class TestLocalEmbedderRefusesBadLobe(widget_tests.WidgetTest):
+    """The widget shows the same short error as the command, not 'Embedding failed'."""
+
+    def setUp(self):
+        from orangecontrib.geophoto.widgets.owlocalembedder import OWLocalEmbedder
+        self.widget = self.create_widget(OWLocalEmbedder)
+
+    def test_malformed_and_escaping_exports_are_short_errors(self):
+        from orangecontrib.geophoto.tables import table_from_paths
+        from orangecontrib.geophoto.widgets.owlocalembedder import MODEL_KEYS
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        model = _tflite_bytes()
+        outside = os.path.join(tmp, "outside", "model.tflite")
+        exports = {
+            "classes": make_lobe(os.path.join(tmp, "a"), model,
+                                 _broken(lobe_signature(), classes=5)),
+            "filename": make_lobe(os.path.join(tmp, "b"), model,
+                                  _broken(lobe_signature(), filename=12)),
+            "outside the export folder": make_lobe(
+                os.path.join(tmp, "c"), model, lobe_signature("../outside/model.tflite"),
+                model_at=outside)}
+        widget = self.widget
+        widget.model_index = MODEL_KEYS.index("custom")
+        for expected, folder in exports.items():
+            widget.custom_path = folder
+            self.send_signal(widget.Inputs.data, table_from_paths(sample_photo_paths()[:2]))
+            self.wait_until_finished(widget, timeout=60_000)
+            self.assertFalse(widget.Error.failed.is_shown())
+            self.assertTrue(widget.Error.model.is_shown())
+            self.assertIn(expected, str(widget.Error.model))
+            self.assertNotIn("\n", str(widget.Error.model))
+            self.assertIsNone(self.get_output(widget.Outputs.embeddings, widget=widget))
 
 
 # --- Keras safe mode ---------------------------------------------------------------------------
