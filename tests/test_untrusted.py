@@ -322,9 +322,10 @@ def test_offline_commands_finish_with_the_network_blocked(tmp_path, network_bloc
     assert network_blocked == []
 
 
-def test_the_online_option_is_what_reaches_the_network(tmp_path, network_blocked):
-    """The guard above sees real attempts: asking for online place names makes one."""
-    tags = str(tmp_path / "tags.pkl")
-    assert main(["-q", "exif", SAMPLE_PHOTOS, "-o", tags]) == 0
-    main(["-q", "geocode", tags, "--online", "-o", str(tmp_path / "places.csv")])
+def test_the_online_option_is_what_reaches_the_network(network_blocked):
+    """The guard above sees real attempts: the opt-in Nominatim client makes one (its
+    back-off pauses skipped)."""
+    from orangecontrib.geophoto.geocode.online import OnlineGeocoder
+    with pytest.raises(Exception):
+        OnlineGeocoder(sleep=lambda seconds: None).lookup(45.434, 12.338)
     assert network_blocked
