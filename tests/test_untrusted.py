@@ -6,6 +6,8 @@ import os
 import pickle
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -283,10 +285,18 @@ def _without_photos(text):
                   text, flags=re.S)
 
 
-def test_source_widget_without_data_fails_the_check(tmp_path, capsys):
-    path = _write(tmp_path, _without_photos(_shipped()))
-    assert main(["-q", "workflow", path]) == 1
-    out = capsys.readouterr().out
+def run_workflow(path):
+    """``geophoto workflow`` in a fresh process: a run builds widgets on Qt's application,
+    which one test process shares badly between runs."""
+    done = subprocess.run([sys.executable, "-m", "orangecontrib.geophoto.cli", "-q",
+                           "workflow", path], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": ROOT, "QT_QPA_PLATFORM": "offscreen"})
+    return done.returncode, done.stdout
+
+
+def test_source_widget_without_data_fails_the_check(tmp_path):
+    code, out = run_workflow(_write(tmp_path, _without_photos(_shipped())))
+    assert code == 1, out
     lines = [line for line in out.splitlines() if ": error: " in line]
     assert len(lines) == 1, out
     assert lines[0].startswith("Import Images: error: sent no data")
@@ -329,3 +339,21 @@ def test_the_online_option_is_what_reaches_the_network(network_blocked):
     with pytest.raises(Exception):
         OnlineGeocoder(sleep=lambda seconds: None).lookup(45.434, 12.338)
     assert network_blocked
+
+
+def test_every_photo_unreadable_fails_the_check(tmp_path):
+    """A classroom copy whose photos were cut short: every widget warns about every row,
+    which leaves nothing to work on, so the check fails and names the widgets."""
+    os.mkdir(tmp_path / "photos")
+    for photo in sample_photo_paths():
+        with open(photo, "rb") as f:
+            head = f.read(300)
+        (tmp_path / "photos" / os.path.basename(photo)).write_bytes(head)
+    code, out = run_workflow(_write(tmp_path, _shipped(), "photos-to-google-earth.ows"))
+    assert code == 1, out
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    n = len(sample_photo_paths())
+    assert errors[0].startswith(f"EXIF Geotag: error: nothing to work on: {n} files could "
+                                "not be read")
+    assert f"Local Embedder: error: nothing to work on: {n} images could not be read" \
+        in "\n".join(errors)

@@ -36,7 +36,7 @@ def run(args) -> int:
     scheme = workflow.load_scheme(args.path)
     try:
         workflow.run_until_settled(scheme, timeout=args.timeout)
-        found = workflow.messages(scheme) + workflow.starved(scheme)
+        found = workflow.check(scheme)
         for message in found:
             print(f"{message.node}: {message.severity}: {message.text}")
         errors = len({m.node for m in found if m.severity == "error"})

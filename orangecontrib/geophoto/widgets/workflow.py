@@ -7,6 +7,7 @@ Needs a QApplication; with no display, set ``QT_QPA_PLATFORM=offscreen`` before 
 """
 import io
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import List, Optional
@@ -236,27 +237,51 @@ def _has_data(value) -> bool:
         return value is not None
 
 
+def check(scheme) -> List[NodeMessage]:
+    """What ``geophoto workflow`` reports: the widgets' errors and warnings, with a warning
+    that leaves nothing to work on raised to an error (see ``starved``) in its place."""
+    raised = starved(scheme)
+    found = []
+    for message in messages(scheme):
+        error = next((e for e in raised if e.node == message.node
+                      and e.text.endswith(message.text)), None)
+        if error is None:
+            found.append(message)
+        elif error not in found:
+            found.append(error)
+    return found + [e for e in raised if e not in found]
+
+
 def starved(scheme) -> List[NodeMessage]:
     """Widgets that leave the rest of the workflow with nothing to work on, as errors: a
     source (no inputs) that sent no data on any of its links, e.g. Import Images whose
-    folder is missing, and a widget that got data, warns and sends nothing on. A headless
-    check must fail there, not pass because nothing downstream ran."""
+    folder is missing; a widget whose warning counts every row it got ("9 files could not
+    be read" of 9); and a widget that got data, warns and sends nothing on. A headless
+    check must fail there, not pass because nothing downstream had anything to do."""
     found = []
     for node in scheme.nodes:
-        outgoing = [link for link in scheme.links if link.source_node is node and link.enabled]
-        if not outgoing or any(_has_data(_link_value(scheme, link)) for link in outgoing):
-            continue
         shown = messages_of(node)
         if any(m.severity == "error" for m in shown):
             continue  # already counted as an error
-        incoming = [link for link in scheme.links if link.sink_node is node and link.enabled]
+        links = [link for link in scheme.links if link.enabled]
+        sent = [_link_value(scheme, link) for link in links if link.source_node is node]
+        got = [_link_value(scheme, link) for link in links if link.sink_node is node]
+        sends_nothing = bool(sent) and not any(_has_data(value) for value in sent)
         warnings = [m.text for m in shown if m.severity == "warning"]
-        if not incoming:
+        if not got and sends_nothing:
             text = "sent no data, so the widgets after it have nothing to work on" \
                 + _source_hint(scheme, node)
             found.append(NodeMessage(node.title, "error", text))
-        elif warnings and any(_has_data(_link_value(scheme, link)) for link in incoming):
-            found.append(NodeMessage(node.title, "error", f"sent no data: {warnings[0]}"))
+            continue
+        rows = max((len(v) for v in got if _has_data(v) and hasattr(v, "domain")), default=0)
+        for warning in warnings:
+            counted = re.match(r"\s*(\d+) ", warning)
+            if rows and counted and int(counted.group(1)) >= rows:
+                found.append(NodeMessage(node.title, "error", f"nothing to work on: {warning}"))
+                break
+            if sends_nothing and any(_has_data(value) for value in got):
+                found.append(NodeMessage(node.title, "error", f"sent no data: {warning}"))
+                break
     return found
 
 
