@@ -258,6 +258,7 @@ def starved(scheme) -> List[NodeMessage]:
     folder is missing; a widget whose warning counts every row it got ("9 files could not
     be read" of 9); and a widget that got data, warns and sends nothing on. A headless
     check must fail there, not pass because nothing downstream had anything to do."""
+    from Orange.data import Table
     found = []
     for node in scheme.nodes:
         shown = messages_of(node)
@@ -273,7 +274,7 @@ def starved(scheme) -> List[NodeMessage]:
                 + _source_hint(scheme, node)
             found.append(NodeMessage(node.title, "error", text))
             continue
-        rows = max((len(v) for v in got if _has_data(v) and hasattr(v, "domain")), default=0)
+        rows = max((len(v) for v in got if isinstance(v, Table)), default=0)
         for warning in warnings:
             counted = re.match(r"\s*(\d+) ", warning)
             if rows and counted and int(counted.group(1)) >= rows:
