@@ -258,18 +258,27 @@ def _naming(ex: OSError, path: str) -> OSError:
 
 
 def read_table(path: str) -> Table:
-    """Read a table by extension: ``.csv`` (plain header row), ``.tab`` or ``.pkl``."""
+    """Read a table by extension: ``.csv`` (plain header row), ``.tab`` or ``.pkl``.
+
+    A file that does not parse is a ValueError of one line. Loading a ``.pkl`` runs
+    whatever its author put in it (that is the pickle format): read only files you trust."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in TABLE_EXTENSIONS:
         raise ValueError(f"{path}: unsupported table format {ext or '(none)'}; "
                          f"use one of {', '.join(TABLE_EXTENSIONS)}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    if ext == ".csv":
+    try:
+        if ext != ".csv":
+            return Table.from_file(path)
         table = _from_spreadsheet_text(_read_csv(path))
-        _restore_image_column(table)
-        return table
-    return Table.from_file(path)
+    except OSError:
+        raise
+    except Exception as ex:  # a pickle can fail (or be made to fail) in any way
+        reason = (str(ex).strip().splitlines() or [type(ex).__name__])[0][:200]
+        raise ValueError(f"{path}: not a readable {ext} table ({reason})") from None
+    _restore_image_column(table)
+    return table
 
 
 def _read_csv(path: str) -> Table:

@@ -12,7 +12,12 @@ def register(subparsers):
         "workflow", help="run an Orange workflow (.ows) headless and report errors",
         description="Load an Orange workflow without opening the canvas, let every widget "
                     "finish, and print the errors and warnings its widgets show. Exit status "
-                    "1 when a widget shows an error. Without a display, Qt draws offscreen.")
+                    "1 when a widget shows an error, when a source widget (Import Images) "
+                    "sends no data, or when a widget gets data but only warns and sends "
+                    "nothing on: the rest of the workflow would have nothing to work on. "
+                    "Without a display, Qt draws offscreen. Loading a workflow unpickles "
+                    "its widgets' settings, which can run code: check only workflows you "
+                    "trust.")
     parser.add_argument("path", metavar="FILE.ows", help="the workflow")
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds to wait for the widgets (default 600)")
@@ -31,10 +36,10 @@ def run(args) -> int:
     scheme = workflow.load_scheme(args.path)
     try:
         workflow.run_until_settled(scheme, timeout=args.timeout)
-        found = workflow.messages(scheme)
+        found = workflow.check(scheme)
         for message in found:
             print(f"{message.node}: {message.severity}: {message.text}")
-        errors = sum(m.severity == "error" for m in found)
+        errors = len({m.node for m in found if m.severity == "error"})
         if not args.quiet:
             print(f"{len(scheme.nodes)} widgets finished in {time.perf_counter() - start:.1f} s"
                   f"; {errors} with errors", file=sys.stderr)

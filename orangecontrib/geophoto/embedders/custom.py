@@ -66,6 +66,10 @@ def load_keras_file(path: str, layer: Optional[str]) -> LoadedModel:
         network = keras.saving.load_model(path, compile=False, safe_mode=True)
     except (TypeError, ValueError) as ex:
         text = str(ex)
+        if "arbitrary code execution" in text:
+            raise ModelError(f"{os.path.basename(path)}: refused: its Lambda layer holds "
+                             "Python code, which Keras' safe mode does not run (open only "
+                             "models you trust)") from ex
         if "Unknown" in text or "custom" in text.lower() or "Could not locate" in text:
             raise ModelError(f"{os.path.basename(path)} uses a custom layer or function that "
                              f"is not available here ({text.splitlines()[0][:200]})") from ex
@@ -173,6 +177,8 @@ LOBE_REQUIRED = ("inputs", "outputs", "classes")
 
 
 def read_signature(folder: str) -> dict:
+    """signature.json, checked field by field: an export comes from anywhere, so a wrong
+    type is a one-line ModelError here rather than a traceback deep in TensorFlow."""
     path = os.path.join(folder, "signature.json")
     try:
         with open(path, encoding="utf-8") as f:
@@ -184,30 +190,79 @@ def read_signature(folder: str) -> dict:
     missing = [k for k in LOBE_REQUIRED if k not in signature]
     if missing:
         raise ModelError(f"{path}: signature.json lacks {', '.join(repr(m) for m in missing)}")
-    if not isinstance(signature["inputs"], dict) or not signature["inputs"]:
+    inputs = signature["inputs"]
+    if not isinstance(inputs, dict) or not inputs:
         raise ModelError(f"{path}: signature.json 'inputs' names no input")
+    spec = next(iter(inputs.values()))
+    if not isinstance(spec, dict):
+        raise ModelError(f"{path}: signature.json 'inputs' must map the input's name to its "
+                         "dtype and shape")
+    shape = spec.get("shape")
+    if shape is not None and not (
+            isinstance(shape, list) and len(shape) == 4 and all(
+                d is None or (type(d) is int and d > 0) for d in shape)):
+        raise ModelError(f"{path}: signature.json input shape {str(shape)[:60]} is not "
+                         "[batch, height, width, 3]")
+    if not isinstance(signature["outputs"], dict):
+        raise ModelError(f"{path}: signature.json 'outputs' must map names to outputs")
+    signature["class_names"] = _class_names(signature["classes"], path)
     return signature
+
+
+def _class_names(classes, path: str) -> List[str]:
+    """Lobe writes ``{"Label": [names]}``; a bare list is accepted too."""
+    names = next(iter(classes.values()), None) if isinstance(classes, dict) else classes
+    if not isinstance(names, list) or not names or not all(
+            isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in names):
+        raise ModelError(f"{path}: signature.json 'classes' must list the class names")
+    return [str(c) for c in names]
+
+
+def _file_inside(folder: str, name, path: str) -> str:
+    """The real path of the model file the signature names, refused when it leads outside
+    the export folder (``..``, an absolute path or a symbolic link): loading a model must
+    not read files the export does not contain."""
+    if not isinstance(name, str) or not name:
+        raise ModelError(f"{path}: signature.json 'filename' must name the model file")
+    home = os.path.realpath(folder)
+    target = os.path.realpath(os.path.join(home, name))
+    if os.path.commonpath([home, target]) != home:
+        raise ModelError(f"{path}: the model file {name[:100]!r} is outside the export "
+                         "folder; refused")
+    if not os.path.isfile(target):
+        raise ModelError(f"{path}: signature.json names {name[:100]!r}, which is not in the "
+                         "export folder")
+    return target
+
+
+def _refuse_links_outside(folder: str, path: str) -> None:
+    """A SavedModel export is read as a whole folder: none of its files may lead out."""
+    home = os.path.realpath(folder)
+    for root, _, names in os.walk(home):
+        for name in names:
+            real = os.path.realpath(os.path.join(root, name))
+            if os.path.commonpath([home, real]) != home:
+                raise ModelError(f"{path}: {os.path.relpath(os.path.join(root, name), home)}"
+                                 " leads outside the export folder; refused")
 
 
 def load_lobe(folder: str, layer: Optional[str]) -> LoadedModel:
     """A Lobe export: the image input, its ``Confidences`` output (probabilities over the
     signature's ``classes``) as labels, and any numeric output as features."""
     signature = read_signature(folder)
-    (input_key, input_spec), = list(signature["inputs"].items())[:1]
-    classes = signature["classes"]
-    class_names = next(iter(classes.values()), None) if isinstance(classes, dict) else classes
-    if not class_names:
-        raise ModelError(f"{folder}: signature.json 'classes' lists no class names")
-    outputs = signature["outputs"]
-    probability_output = "Confidences" if "Confidences" in outputs else None
-    filename = signature.get("filename", "")
-    shape = input_spec.get("shape") if isinstance(input_spec, dict) else None
-    if filename.endswith(".tflite"):
-        model = load_tflite(os.path.join(folder, filename), layer, class_names, scale=1.0,
-                            probability_output=probability_output, declared_shape=shape)
+    path = os.path.join(folder, "signature.json")
+    input_key, input_spec = next(iter(signature["inputs"].items()))
+    class_names = signature["class_names"]
+    probability_output = "Confidences" if "Confidences" in signature["outputs"] else None
+    model_file = _file_inside(folder, signature.get("filename", "saved_model.pb"), path)
+    if model_file.endswith(".tflite"):
+        model = load_tflite(model_file, layer, class_names, scale=1.0,
+                            probability_output=probability_output,
+                            declared_shape=input_spec.get("shape"))
     else:
+        _refuse_links_outside(folder, path)
         model = load_saved_model(folder, layer, input_name=input_key, scale=1.0,
-                                 class_names=[str(c) for c in class_names],
+                                 class_names=class_names,
                                  probability_output=probability_output)
     model.name = f"Lobe: {os.path.basename(folder.rstrip('/'))}"
     return model
