@@ -119,7 +119,7 @@ CASES = {
     "OWLocalEmbedder": Case(
         WIDGETS + "owlocalembedder.OWLocalEmbedder", "images",
         dict(image_var="image name", model_index=MODEL_KEYS.index("custom"),
-             squeezenet_layer=1, custom_path="/no/such/model.keras", custom_layer="dense_1",
+             squeezenet_layer=0, custom_path="/no/such/model.keras", custom_layer="dense_1",
              top_k=3, batch_size=8, auto_apply=False)),
     "OWReverseGeocode": Case(
         WIDGETS + "owreversegeocode.OWReverseGeocode", "geotagged",
