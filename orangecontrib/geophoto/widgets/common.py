@@ -36,6 +36,11 @@ def set_image_data(widget, data):
 
 # --- long runs: a Cancel button, progress in words, Apply Automatically ------------------
 
+# Width of the controls of widgets with long runs: each message's first line must fit into
+# the status bar beside the input/output summary, about 280 px at this width.
+CONTROL_WIDTH = 490
+
+
 class Progress(NamedTuple):
     """What a running task reports to the Info box (a partial result)."""
     stage: str                       # "Embedding", "Cross-validating", ...

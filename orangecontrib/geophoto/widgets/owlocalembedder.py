@@ -19,7 +19,7 @@ from orangecontrib.geophoto.embedders import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
-    Progress, RunControls, image_column_combo, progress_text, reporting_progress,
+    CONTROL_WIDTH, Progress, RunControls, image_column_combo, progress_text, reporting_progress,
     set_image_data,
 )
 
@@ -32,7 +32,6 @@ SQUEEZENET_LAYERS = [("1000 (as Image Analytics)", "pool10: the pooled last conv
                      ("512 (for similar photos)", "fire9: the pooled last fire module; "
                       "finds look-alike photos and places better")]
 NO_OUTPUT = "No output: see the message below; hover over it for details."
-WIDTH = 490  # of the controls: wide enough for each message's first line in the status bar
 PREVIEW_ROWS = 3  # photos whose top labels the Info box shows
 
 
@@ -109,7 +108,7 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.data: Optional[Table] = None
         self.result: Optional[EmbedResult] = None
 
-        self.controlArea.setMinimumWidth(WIDTH)
+        self.controlArea.setFixedWidth(CONTROL_WIDTH)
         image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Model")
