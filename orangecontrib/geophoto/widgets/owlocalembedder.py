@@ -197,10 +197,10 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.clear_outputs()
         if self.data is not None and self.image_var is None:
             self.Error.no_image_column()
+        self.info_label.setText("No data." if self.data is None or not len(self.data) else
+                                NO_OUTPUT)
         if self.data is None or self.image_var is None or not len(self.data):
-            self.info_label.setText("No data.")
             return
-        self.info_label.setText(NO_OUTPUT)
         problem = tensorflow_problem()
         if problem:
             self.Error.tensorflow(problem)
