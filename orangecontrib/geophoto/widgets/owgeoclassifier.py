@@ -51,9 +51,10 @@ def run_training(data, photos, method, lat_var, lon_var, place_var, liked_name,
         target = photos if photos is not None else data
         rated = _rated_photos(liked_name, photos, data)
         ranking = rank_places(model, *rated) if rated else None
-        summary = f"{len(model.places)} places"
+        summary = f"Learned {len(model.places)} places from {len(data):,} photos."
         if rated:
-            summary += f"; ranked from {len(rated[0])} rated photos ({liked_name})"
+            summary += (f"\nPlaces ranked by {len(rated[0]):,} rated photos (liked minus "
+                        f"disliked, from '{liked_name}').")
         return Result(place_probabilities(model, target), None, None,
                       place_similarity(model, data, place_var), ranking, summary)
     evaluation, summary = None, ""
