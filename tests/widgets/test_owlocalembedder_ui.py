@@ -119,6 +119,12 @@ class TestCancelAndProgress(EmbedderTest):
         self.assertIsNone(self.widget.task)
         self.assertIn("Apply Automatically was turned off", self.widget.info_label.text())
         self.assertIsNone(self.get_output(self.widget.Outputs.embeddings))
+        # Apply is enabled and runs it again
+        self.assertTrue(self.widget.apply_box.button.isEnabled())
+        self.widget.apply_box.button.click()
+        self.assertIsNotNone(self.widget.task)
+        self.widget.cancel_button.click()
+        self.assertIn("Press Apply", self.widget.info_label.text())
 
     def test_progress_in_words(self):
         self.assertEqual(progress_text(Progress("Embedding", 0.52, 1234, 2387, 40.2)),

@@ -106,7 +106,8 @@ class RunControls:
     ``on_exception``, and defines ``clear_outputs()``."""
 
     def add_run_controls(self):
-        gui.auto_apply(self.buttonsArea, self, callback=self._auto_apply_toggled)
+        self.apply_box = gui.auto_apply(self.buttonsArea, self,
+                                        callback=self._auto_apply_toggled)
         self.cancel_button = gui.button(self.buttonsArea, self, "Cancel",
                                         callback=lambda: self.cancel_run(), autoDefault=False)
         self.cancel_button.setIcon(self.style().standardIcon(QStyle.SP_DialogCancelButton))
@@ -120,17 +121,21 @@ class RunControls:
     def run_ended(self):
         self.cancel_button.setEnabled(False)
 
-    def cancel_run(self, why: str = "Cancelled. Press Apply to run again."):
+    def cancel_run(self, why: str = "Cancelled."):
         """Stop the run now (the worker stops at its next check) and say so."""
         if self.task is None:
             return
         self.cancel()
         self.run_ended()
         self.clear_outputs()
+        if self.auto_apply:
+            why += " It runs again when the input or a setting changes."
+        else:
+            self.commit.deferred()  # not run yet: marks it pending, so Apply is enabled
+            why += " Press Apply to run again."
         self.info_label.setText(why)
 
     def _auto_apply_toggled(self):
         if not self.auto_apply and self.task is not None:
-            self.cancel_run("Stopped: Apply Automatically was turned off. Press Apply to "
-                            "run.")
+            self.cancel_run("Stopped: Apply Automatically was turned off.")
 
