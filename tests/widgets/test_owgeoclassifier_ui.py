@@ -3,7 +3,6 @@ distinct defaults, Info in words, predictions first (issue 11)."""
 import concurrent.futures
 import os
 
-from AnyQt.QtCore import Qt
 from Orange.data import ContinuousVariable, Domain
 from Orange.widgets.tests.base import WidgetTest
 

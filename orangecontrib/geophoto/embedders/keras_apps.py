@@ -1,5 +1,5 @@
-"""Keras applications with ImageNet weights: ResNet50 (the project's first scripts used it), ResNet50V2
-and MobileNetV2 (Lobe's backbones), InceptionV3 (Image Analytics' server default) and
+"""Keras applications with ImageNet weights: ResNet50 (the project's first scripts used it),
+ResNet50V2 and MobileNetV2 (Lobe's backbones), InceptionV3 (Image Analytics' server default) and
 EfficientNetV2B0.
 
 Weights come from the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``); on a
