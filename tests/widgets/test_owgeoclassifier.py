@@ -98,7 +98,7 @@ class TestOWGeoClassifierPlaces(WidgetTest):
         # photos' liked/disliked folders are the ratings
         self.assertEqual(self.widget.place_var.name, "category")
         self.assertEqual(self.widget.liked_name, "category")
-        self.assertEqual(self.widget.liked_combo.currentText(), "category")
+        self.assertEqual(self.widget.liked_combo.currentText(), "category (Photos)")
         predictions = self.get_output(self.widget.Outputs.predictions, wait=60_000)
         self.assertEqual(len(predictions), len(self.swipes))
         places = ["murano", "rialto", "salute", "san-marco"]
@@ -140,7 +140,7 @@ class TestOWGeoClassifierPlaces(WidgetTest):
         self.assertIn("stars", str(self.widget.Warning.no_ratings))
         self.assertIsNone(self.get_output(self.widget.Outputs.place_ranking))
         self.assertEqual(len(predictions), len(self.swipes))  # every photo still predicted
-        self.assertEqual(self.widget.liked_combo.currentText(), "stars")  # not forgotten
+        self.assertEqual(self.widget.liked_combo.currentText(), "stars (missing)")  # not forgotten
 
     def test_workflows_of_0_1_keep_their_ratings_column(self):
         self.send_signal(self.widget.Inputs.data, self.places)

@@ -41,7 +41,7 @@ class TestOWLocalEmbedder(WidgetTest):
         labels = self.get_output(self.widget.Outputs.labels)
         self.assertEqual(len(labels), len(self.data))
         self.assertTrue(all(" / " in n for n in labels.get_column("name")[:-1]))
-        self.assertIn("9 of 10 images embedded", self.widget.info_label.text())
+        self.assertIn("9 of 10 photos embedded", self.widget.info_label.text())
         self.widget.send_report()
 
     def test_pool10_layer_and_settings_saved(self):

@@ -1,5 +1,5 @@
-"""Keras applications with ImageNet weights: ResNet50 (the seed scripts' choice), ResNet50V2
-and MobileNetV2 (Lobe's backbones), InceptionV3 (Image Analytics' server default) and
+"""Keras applications with ImageNet weights: ResNet50 (the project's first scripts used it),
+ResNet50V2 and MobileNetV2 (Lobe's backbones), InceptionV3 (Image Analytics' server default) and
 EfficientNetV2B0.
 
 Weights come from the Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``); on a
@@ -23,6 +23,7 @@ class KerasApp:
     size: int
     weights_file: str
     url_folder: str
+    download_mb: int      # size of the weights file, said before a user downloads it
 
     @property
     def url(self):
@@ -30,23 +31,30 @@ class KerasApp:
 
 
 KERAS_APPS = {
-    "resnet50": KerasApp("ResNet50", "ResNet50 on ImageNet (2048-d); the seed scripts' model.",
+    "resnet50": KerasApp("ResNet50", "Accurate, slower (2048 features). Downloads 98 MB of "
+                         "weights once, so it needs internet the first time.",
                          "ResNet50", "resnet50", 224,
-                         "resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet"),
-    "resnet50v2": KerasApp("ResNet50V2", "ResNet50 v2 on ImageNet (2048-d); a Lobe backbone.",
-                           "ResNet50V2", "resnet_v2", 224,
-                           "resnet50v2_weights_tf_dim_ordering_tf_kernels.h5", "resnet"),
-    "mobilenetv2": KerasApp("MobileNetV2", "MobileNetV2 on ImageNet (1280-d); small and fast; "
-                            "a Lobe backbone.", "MobileNetV2", "mobilenet_v2", 224,
+                         "resnet50_weights_tf_dim_ordering_tf_kernels.h5", "resnet", 98),
+    "resnet50v2": KerasApp("ResNet50V2", "Accurate, slower (2048 features); Lobe uses it. "
+                           "Downloads 98 MB of weights once, so it needs internet the "
+                           "first time.", "ResNet50V2", "resnet_v2", 224,
+                           "resnet50v2_weights_tf_dim_ordering_tf_kernels.h5", "resnet", 98),
+    "mobilenetv2": KerasApp("MobileNetV2", "Small and fast (1280 features); Lobe uses it. "
+                            "Downloads 14 MB of weights once, so it needs internet the "
+                            "first time.", "MobileNetV2", "mobilenet_v2", 224,
                             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
-                            "mobilenet_v2"),
-    "inceptionv3": KerasApp("InceptionV3", "Inception v3 on ImageNet (2048-d); Image "
-                            "Analytics' server default.", "InceptionV3", "inception_v3", 299,
+                            "mobilenet_v2", 14),
+    "inceptionv3": KerasApp("InceptionV3", "Accurate, slower (2048 features); the model of "
+                            "Image Analytics' online server. Downloads 92 MB of weights once, "
+                            "so it needs internet the first time.", "InceptionV3",
+                            "inception_v3", 299,
                             "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-                            "inception_v3"),
-    "efficientnetv2b0": KerasApp("EfficientNetV2B0", "EfficientNetV2-B0 on ImageNet (1280-d).",
-                                 "EfficientNetV2B0", "efficientnet_v2", 224,
-                                 "efficientnetv2-b0.h5", "efficientnet_v2"),
+                            "inception_v3", 92),
+    "efficientnetv2b0": KerasApp("EfficientNetV2B0", "Accurate and fairly quick (1280 "
+                                 "features). Downloads 29 MB of weights once, so it needs "
+                                 "internet the first time.", "EfficientNetV2B0",
+                                 "efficientnet_v2", 224, "efficientnetv2-b0.h5",
+                                 "efficientnet_v2", 29),
 }
 
 
@@ -65,12 +73,14 @@ def weights_file(key: str, download: bool = True) -> str:
     missing = (f"{app.label}'s ImageNet weights are not on this computer: put "
                f"'{app.weights_file}' (from {app.url}) into {keras_models_folder()}")
     if not download:
-        raise ModelError(missing)
+        raise ModelError(missing, short="Weights not downloaded yet.")
     import keras
     try:
         return keras.utils.get_file(app.weights_file, app.url, cache_subdir="models")
     except Exception as ex:  # no connection, proxy, disk full
-        raise ModelError(f"{missing} (download failed: {ex})") from ex
+        raise ModelError(f"{missing} (download failed: {ex})",
+                         short="Cannot download the weights."
+                         ) from ex
 
 
 def load_keras_app(key: str, layer=None, weights="imagenet", on_progress=None,
@@ -88,7 +98,8 @@ def load_keras_app(key: str, layer=None, weights="imagenet", on_progress=None,
         network = constructor(weights=source, include_top=True)
     except (OSError, ValueError) as ex:
         raise ModelError(f"{app.label}: weights file {source} is unreadable ({ex}); "
-                         "delete it to download it again") from ex
+                         "delete it to download it again",
+                         short="The weights file is damaged.") from ex
     preprocess = importlib.import_module(f"keras.applications.{app.module}").preprocess_input
     predictions = network.layers[-1]
     outputs = {"features": predictions.input, "probabilities": predictions.output}

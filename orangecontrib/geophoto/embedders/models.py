@@ -15,7 +15,12 @@ import numpy as np
 
 
 class ModelError(Exception):
-    """A model that cannot be used; the message says what to do about it."""
+    """A model that cannot be used; the message says what to do about it. ``short``: the
+    same in one short sentence for a narrow window (the widget shows the rest on hover)."""
+
+    def __init__(self, message: str, short: Optional[str] = None):
+        super().__init__(message)
+        self.short = short
 
 
 @dataclass
@@ -45,8 +50,8 @@ class ModelSpec:
 
 BUILTIN = {
     "squeezenet": ModelSpec("squeezenet", "SqueezeNet (bundled, offline)",
-                            "ImageNet SqueezeNet v1.1 with the weights the ndf package ships; "
-                            "the same network as Image Analytics' local SqueezeNet.",
+                            "Small and quick. Comes with the add-on and works offline; the "
+                            "same network as Image Analytics' local SqueezeNet.",
                             ("pool10", "fire9"), True),
 }
 
@@ -126,6 +131,9 @@ def load_model(model="squeezenet", layer: Optional[str] = None,
     elif isinstance(model, str) and os.path.exists(model):
         from orangecontrib.geophoto.embedders.custom import load_custom
         loaded = load_custom(model, layer)
+    elif isinstance(model, str) and _looks_like_path(model):
+        raise ModelError(f"{model}: no such model file or folder",
+                         short="No such model file or folder.")
     else:
         known = ", ".join(BUILTIN)
         raise ModelError(f"unknown model '{model}': use one of {known}, or the path of a "
@@ -133,6 +141,12 @@ def load_model(model="squeezenet", layer: Optional[str] = None,
     with _LOADED_LOCK:
         _LOADED[cache_key] = loaded
     return loaded
+
+
+def _looks_like_path(name: str) -> bool:
+    """A name with a folder separator or a file extension is a path, not a typo of a
+    built-in model's name."""
+    return os.sep in name or "/" in name or bool(os.path.splitext(name)[1])
 
 
 def _load_squeezenet(layer: Optional[str]) -> LoadedModel:

@@ -120,9 +120,37 @@ def predict_table(model: GeoModel, data, top: int = 0):
         latlon = coordinates(data, true_lat, true_lon)
         metas.append((ContinuousVariable(ERROR, number_of_decimals=0),
                       haversine_km(latlon[:, 0], latlon[:, 1], lat, lon) * 1000))
-    out = append_columns(data, attributes=attributes, metas=metas)
+    out = first_attributes(append_columns(data, attributes=attributes, metas=metas), 3)
     out.name = data.name
     return out
+
+
+def first_attributes(table, n: int):
+    """``table`` with its last ``n`` attributes (the ones just added) moved to the front,
+    so a Data Table shows the predictions before hundreds of embedding columns."""
+    from Orange.data import Domain
+    attrs = table.domain.attributes
+    domain = Domain(attrs[-n:] + attrs[:-n], table.domain.class_vars, table.domain.metas)
+    return table.transform(domain)
+
+
+def describe(model: GeoModel) -> str:
+    """The fitted method and its settings in words, for the widget's Info and reports."""
+    p = model.params
+    words = {
+        "knn": lambda: f"nearest neighbours: each photo is placed among its "
+                       f"{p.get('k', 10)} most similar training photos",
+        "knn+cells": lambda: f"neighbours weighted by cells: the {p.get('k', 20)} most "
+                             f"similar training photos, weighted by how likely their "
+                             f"Earth cell is",
+        "cells": lambda: "Earth cells: a classifier picks the most likely S2 cell, from "
+                         "coarse to fine",
+        "regression": lambda: "regression: features mapped straight to a position",
+    }
+    text = words.get(model.method, lambda: model.method)()
+    if model.cv_scores:
+        text += f" (the best of {len(model.cv_scores)} settings tried)"
+    return text[:1].upper() + text[1:] + "."
 
 
 def _true_coordinates(data):

@@ -58,7 +58,8 @@ def place_probabilities(model: PlaceModel, data):
     attrs = [(ContinuousVariable(f"P({p})", number_of_decimals=3), probs[:, i])
              for i, p in enumerate(model.places)]
     attrs.append((DiscreteVariable("place (predicted)", values=model.places), best))
-    return append_columns(data, attributes=attrs)
+    from orangecontrib.geophoto.geolocate import first_attributes
+    return first_attributes(append_columns(data, attributes=attrs), len(attrs))
 
 
 def place_similarity(model: PlaceModel, data, place_var):

@@ -1,12 +1,15 @@
-"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder) and a
-Stop button with progress in the Info box (EXIF Geotag, KML Export)."""
+"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder), a Stop
+button with progress in the Info box (EXIF Geotag, KML Export) and long runs with a Cancel
+button and progress in words (Local Embedder, Geo Classifier)."""
 import time
+from typing import NamedTuple, Optional
 
 from AnyQt.QtWidgets import QStyle
+
 from Orange.data import DiscreteVariable, StringVariable
 from Orange.widgets import gui
-from Orange.widgets.utils.localization import pl
 from Orange.widgets.utils.itemmodels import DomainModel
+from Orange.widgets.utils.localization import pl
 
 from orangecontrib.geophoto.tables import find_image_column, image_column_candidates
 
@@ -122,3 +125,110 @@ class StoppableTaskMixin:
 
     def on_stopped(self, how_far: str):
         raise NotImplementedError
+
+
+# --- long runs: a Cancel button, progress in words, Apply Automatically ------------------
+
+# Width of the controls of widgets with long runs: each message's first line must fit into
+# the status bar beside the input/output summary, about 280 px at this width.
+CONTROL_WIDTH = 490
+
+
+class Progress(NamedTuple):
+    """What a running task reports to the Info box (a partial result)."""
+    stage: str                       # "Embedding", "Cross-validating", ...
+    fraction: float
+    done: int = 0                    # items done, when the work counts items
+    total: int = 0
+    seconds_left: Optional[float] = None
+
+
+def duration_text(seconds: float) -> str:
+    """A rough, readable duration: "40 s", "3 min", "1 h 5 min"."""
+    seconds = max(1, int(round(seconds)))
+    if seconds < 10:
+        return f"{seconds} s"
+    if seconds < 60:
+        return f"{5 * round(seconds / 5)} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def progress_words(progress: Progress, noun: str = "photo") -> str:
+    """ "1,234 of 2,387 photos, about 40 s left" (or "Training: 40%, ...")."""
+    if progress.total:
+        text = f"{progress.done:,} of {progress.total:,} {pl(progress.total, noun)}"
+    else:
+        text = f"{progress.stage}: {100 * progress.fraction:.0f}%"
+    if progress.seconds_left is not None:
+        text += f", about {duration_text(progress.seconds_left)} left"
+    return text
+
+
+def reporting_progress(state, stage: str, total: int = 0, start: float = 0.0,
+                       end: float = 1.0, every: float = 0.3):
+    """An ``on_progress(fraction)`` for core work that moves the progress bar over
+    ``start..end`` and, at most every ``every`` seconds, sends a :class:`Progress` with an
+    estimate of the time left to the widget (``on_partial_result``)."""
+    began = time.monotonic()
+    last = [-every]
+
+    def on_progress(fraction: float):
+        state.set_progress_value(100 * (start + (end - start) * fraction))
+        now = time.monotonic()
+        if now - last[0] < every and fraction < 1:
+            return
+        last[0] = now
+        elapsed = now - began
+        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 and elapsed > 1 \
+            else None
+        state.set_partial_result(Progress(stage, fraction, int(round(fraction * total)),
+                                          total, left))
+    return on_progress
+
+
+class RunControls:
+    """A Cancel button beside Apply, as Image Analytics' Image Embedding has, enabled
+    while a run goes on. Unticking Apply Automatically stops a run too: a user who turns
+    it off expects nothing to keep running.
+
+    The widget (a ConcurrentWidgetMixin) calls ``add_run_controls()`` after creating its
+    ``info_label``, starts work with ``run()``, calls ``run_ended()`` from ``on_done`` and
+    ``on_exception``, and defines ``clear_outputs()``."""
+
+    def add_run_controls(self):
+        self.apply_box = gui.auto_apply(self.buttonsArea, self,
+                                        callback=self._auto_apply_toggled)
+        self.cancel_button = gui.button(self.buttonsArea, self, "Cancel",
+                                        callback=lambda: self.cancel_run(), autoDefault=False)
+        self.cancel_button.setIcon(self.style().standardIcon(QStyle.SP_DialogCancelButton))
+        self.cancel_button.setToolTip("Stop the run; the outputs stay empty")
+        self.cancel_button.setEnabled(False)
+
+    def run(self, task, *args):
+        self.start(task, *args)
+        self.cancel_button.setEnabled(True)
+
+    def run_ended(self):
+        self.cancel_button.setEnabled(False)
+
+    def cancel_run(self, why: str = "Cancelled."):
+        """Stop the run now (the worker stops at its next check) and say so."""
+        if self.task is None:
+            return
+        self.cancel()
+        self.run_ended()
+        self.clear_outputs()
+        if self.auto_apply:
+            why += " It runs again when the input or a setting changes."
+        else:
+            self.commit.deferred()  # not run yet: marks it pending, so Apply is enabled
+            why += " Press Apply to run again."
+        self.info_label.setText(why)
+
+    def _auto_apply_toggled(self):
+        if not self.auto_apply and self.task is not None:
+            self.cancel_run("Stopped: Apply Automatically was turned off.")
+

@@ -1,6 +1,8 @@
 """Geo Classifier widget: a thin Qt face over ``orangecontrib.geophoto.geolocate``."""
 from typing import NamedTuple, Optional
 
+from AnyQt.QtCore import Qt
+
 from Orange.base import Model
 from Orange.data import ContinuousVariable, DiscreteVariable, Table
 from Orange.misc import DistMatrix
@@ -12,15 +14,19 @@ from Orange.widgets.utils.widgetpreview import WidgetPreview
 from Orange.widgets.widget import Input, Msg, Output, OWWidget
 
 from orangecontrib.geophoto.geolocate import (
-    METHODS, GeoPhotoModel, evaluate, evaluation_table, feature_columns, predict_table,
-    train,
+    METHODS, GeoPhotoModel, describe, evaluate, evaluation_table, feature_columns,
+    predict_table, train,
 )
 from orangecontrib.geophoto.geolocate.places import (
     LIKED_VALUES, place_probabilities, place_similarity, rank_places, train_places,
 )
-from orangecontrib.geophoto.progress import Cancelled, scaled
+from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_lat_lon
+from orangecontrib.geophoto.widgets.common import (
+    CONTROL_WIDTH, Progress, RunControls, progress_words, reporting_progress,
+)
 
+NO_OUTPUT = "No output: see the message below; hover over it for details."
 METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
                  "Nearest neighbours", "Regression (tangent plane)",
                  "Neighbours weighted by cells"]
@@ -38,30 +44,33 @@ class Result(NamedTuple):
 
 def run_training(data, photos, method, lat_var, lon_var, place_var, liked_name,
                  do_evaluate, top, state: TaskState) -> Result:
-    progress = lambda f: state.set_progress_value(100 * f)  # noqa: E731
     stop = state.is_interruption_requested
     if place_var is not None:
+        state.set_partial_result(Progress("Learning the places", 0))
         model = train_places(data, place_var)
         target = photos if photos is not None else data
         rated = _rated_photos(liked_name, photos, data)
         ranking = rank_places(model, *rated) if rated else None
-        summary = f"{len(model.places)} places"
+        summary = f"Learned {len(model.places)} places from {len(data):,} photos."
         if rated:
-            summary += f"; ranked from {len(rated[0])} rated photos ({liked_name})"
+            summary += (f"\nPlaces ranked by {len(rated[0]):,} rated photos (liked minus "
+                        f"disliked, from '{liked_name}').")
         return Result(place_probabilities(model, target), None, None,
                       place_similarity(model, data, place_var), ranking, summary)
     evaluation, summary = None, ""
     if do_evaluate:
         ev = evaluate(data, METHODS[method], 5, lat_var, lon_var,
-                      scaled(progress, 0, 0.7), stop)
+                      reporting_progress(state, "Cross-validating", end=0.7), stop)
         evaluation = evaluation_table(ev)
         summary = (f"Cross-validated: mean {ev.scores['mean error (m)']:.0f} m, median "
                    f"{ev.scores['median error (m)']:.0f} m, "
                    f"{100 * ev.scores['within 100 m']:.0f}% within 100 m, "
                    f"{100 * ev.coverage:.0f}% inside the 68% radius.\n")
     model = train(data, METHODS[method], lat_var, lon_var,
-                  on_progress=scaled(progress, 0.7 if do_evaluate else 0, 1), should_stop=stop)
-    summary += f"Model: {model.method} {model.params or ''}".rstrip()
+                  on_progress=reporting_progress(state, "Training",
+                                                 start=0.7 if do_evaluate else 0),
+                  should_stop=stop)
+    summary += f"Model: {describe(model)}"
     predictions = predict_table(model, photos, top) if photos is not None else None
     return Result(predictions, evaluation, GeoPhotoModel(model), None, None, summary,
                   model.skipped)
@@ -93,7 +102,7 @@ def _rated_photos(liked_name, photos, data):
     return None
 
 
-class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
+class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin, RunControls):
     name = "Geo Classifier"
     description = ("Learns where photos are taken from geotagged examples and predicts it "
                    "for new photos, with an error radius.")
@@ -115,13 +124,18 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         place_ranking = Output("Place Ranking", Table)
 
     class Error(OWWidget.Error):
-        no_target = Msg("Training data needs latitude/longitude or a place column.")
-        no_features = Msg("Training data has no features (embed the photos first).")
-        failed = Msg("{}")
+        no_target = Msg("No coordinates or place column.\nThe training data needs latitude "
+                        "and longitude, or a column of place names (such as the folders "
+                        "Import Images reads).")
+        no_features = Msg("No features: embed the photos.\nThe training data has no "
+                          "features: connect it through the Local Embedder first.")
+        failed = Msg("Training failed.\n{}")
 
     class Warning(OWWidget.Warning):
-        skipped = Msg("{} training rows without coordinates or features were skipped.")
-        no_ratings = Msg("The ratings column '{}' is in neither input: no Place Ranking.")
+        skipped = Msg("{0} training rows skipped.\n{0} training rows without coordinates "
+                      "or features were left out.")
+        no_ratings = Msg("Ratings column not found.\nThe ratings column '{0}' is in "
+                         "neither input, so there is no Place Ranking.")
 
     settings_version = 2  # 2: the ratings column is liked_name, no longer a context setting
     settingsHandler = DomainContextHandler()
@@ -144,6 +158,7 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         self.result: Optional[Result] = None
 
         box = gui.vBox(self.controlArea, "Target")
+        self.controlArea.setFixedWidth(CONTROL_WIDTH)
         self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable,
                                        placeholder="(none)")
         for attr, label in (("lat_var", "Latitude:"), ("lon_var", "Longitude:")):
@@ -153,23 +168,31 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
                                        placeholder="(coordinates)")
         gui.comboBox(box, self, "place_var", label="Or a place column:",
                      orientation="horizontal", model=self.place_model,
-                     callback=self.commit.deferred)
+                     callback=self._place_changed)
         self.liked_combo = gui.comboBox(
             box, None, None, label="Liked/disliked:", orientation="horizontal",
             tooltip="Ratings of photos (e.g. folders 'liked' and 'disliked'), usually on the "
                     "Photos input: places are ranked by what the user liked.")
         self.liked_combo.activated[int].connect(self._on_liked_chosen)
 
-        box = gui.vBox(self.controlArea, "Method")
+        # where a place column is the target, places are learned by logistic regression:
+        # this box does not apply and is disabled
+        self.method_box = box = gui.vBox(self.controlArea, "Method (for coordinates)")
         gui.radioButtons(box, self, "method", btnLabels=METHOD_LABELS,
                          callback=self.commit.deferred)
         gui.checkBox(box, self, "do_evaluate", "Cross-validate (5 folds) for Evaluation",
                      callback=self.commit.deferred)
-        gui.spin(box, self, "top_k", 0, 10, label="Candidate locations per photo:",
-                 callback=self.commit.deferred, controlWidth=50)
+        spin = gui.spin(box, self, "top_k", 0, 10, label="Other likely locations per photo:",
+                        callback=self.commit.deferred, controlWidth=75,
+                        tooltip="None: only the best guess. 1 to 10: Predictions also get "
+                                "that many likely locations (latitude, longitude, "
+                                "probability), e.g. for a photo that could be in two "
+                                "places.")
+        spin.setSpecialValueText("none")
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
         self.info_label.setWordWrap(True)
-        gui.auto_apply(self.buttonsArea, self)
+        self.add_run_controls()
+        self._update_controls()
 
     @classmethod
     def migrate_settings(cls, settings, version):
@@ -196,6 +219,18 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         if data is not None:
             self.openContext(data)
         self._update_liked_combo()
+        self._update_controls()
+
+    def _place_changed(self):
+        self._update_controls()
+        self.commit.deferred()
+
+    def _update_controls(self):
+        """Enable what the target uses: the method box for coordinates, the ratings for
+        places."""
+        places = self.place_var is not None
+        self.method_box.setEnabled(not places)
+        self.liked_combo.setEnabled(places)
 
     @Inputs.photos
     def set_photos(self, photos: Optional[Table]):
@@ -207,18 +242,31 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
         if self.liked_name is None and self.photos is not None:
             domain = self.photos.domain
             rated = [v.name for v in (*domain.variables, *domain.metas)
-                     if looks_like_ratings(v)]
+                     if looks_like_ratings(v) and not self._is_place_column(v)]
             if rated:
                 self.liked_name = rated[0]
         if self.liked_name and self.liked_name not in names:
             names.append(self.liked_name)  # kept while its input is away, not forgotten
         self.liked_combo.clear()
-        self.liked_combo.addItems(["(none)"] + names)
+        self.liked_combo.addItem("(none)", "")
+        for name in names:
+            # the input it comes from: a Photos column may share the place column's name
+            source = next((label for label, table in (("Photos", self.photos),
+                                                      ("Data", self.data))
+                           if table is not None and name in table.domain), "missing")
+            self.liked_combo.addItem(f"{name} ({source})", name)
         self.liked_combo.setCurrentIndex(names.index(self.liked_name) + 1
                                          if self.liked_name else 0)
 
+    def _is_place_column(self, var) -> bool:
+        """The ratings must not default to the place column itself (the same table on
+        both inputs)."""
+        place = self.place_var
+        return place is not None and var.name == place.name and var.is_discrete \
+            and var.values == place.values
+
     def _on_liked_chosen(self, index):
-        self.liked_name = self.liked_combo.itemText(index) if index > 0 else ""
+        self.liked_name = self.liked_combo.itemData(index, Qt.UserRole) or ""
         self.commit.deferred()
 
     def handleNewSignals(self):
@@ -228,42 +276,48 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin):
     def commit(self):
         self.Error.clear()
         self.Warning.clear()
-        self.result = None
+        self.cancel()
+        self.run_ended()
+        self.clear_outputs()
         if self.data is None or not len(self.data):
-            self.cancel()
-            self._send(Result())
             self.info_label.setText("No data.")
             return
+        self.info_label.setText(NO_OUTPUT)
         if not feature_columns(self.data):
             self.Error.no_features()
-            self._send(Result())
             return
         if self.place_var is None and (self.lat_var is None or self.lon_var is None):
             self.Error.no_target()
-            self._send(Result())
             return
         self.Warning.no_ratings(self.liked_name, shown=self.place_var is not None and bool(
             self.liked_name) and _rated_photos(self.liked_name, self.photos, self.data) is None)
-        self.info_label.setText("Training…")
-        self.start(run_training, self.data, self.photos, self.method, self.lat_var,
+        self.info_label.setText("Starting…")
+        self.run(run_training, self.data, self.photos, self.method, self.lat_var,
                    self.lon_var, self.place_var, self.liked_name, self.do_evaluate,
                    self.top_k)
 
     def on_done(self, result: Result):
+        self.run_ended()
         self.result = result
         self.Warning.skipped(result.skipped, shown=result.skipped > 0)
         self.info_label.setText(result.summary)
         self._send(result)
 
     def on_exception(self, ex: Exception):
+        self.run_ended()
         if isinstance(ex, Cancelled):
             return
-        self.Error.failed(str(ex))
-        self.info_label.setText("No model.")
-        self._send(Result())
+        self.Error.failed(str(ex)[:1].upper() + str(ex)[1:])
+        self.info_label.setText(NO_OUTPUT)
+        self.clear_outputs()
 
-    def on_partial_result(self, _):
-        pass
+    def on_partial_result(self, progress: Progress):
+        self.info_label.setText(progress_words(progress) if progress.fraction else
+                                f"{progress.stage}…")
+
+    def clear_outputs(self):
+        self.result = None
+        self._send(Result())
 
     def _send(self, result: Result):
         self.Outputs.predictions.send(result.predictions)

@@ -1,7 +1,9 @@
 """Local Embedder widget: a thin Qt face over ``orangecontrib.geophoto.embedders``."""
 import os
+import re
 from typing import Optional
 
+from AnyQt.QtCore import Qt
 from AnyQt.QtWidgets import QFileDialog, QStyle
 
 from Orange.data import Table
@@ -16,25 +18,50 @@ from orangecontrib.geophoto.embedders import (
     BUILTIN, EmbedResult, ModelError, embed_table, load_model, tensorflow_problem,
 )
 from orangecontrib.geophoto.progress import Cancelled
-from orangecontrib.geophoto.widgets.common import image_column_combo, set_image_data
+from orangecontrib.geophoto.widgets.common import (
+    CONTROL_WIDTH, Progress, RunControls, image_column_combo, progress_words, reporting_progress,
+    set_image_data,
+)
 
 CUSTOM = "custom"
 MODEL_KEYS = list(BUILTIN) + [CUSTOM]
 MODEL_LABELS = [BUILTIN[k].label for k in BUILTIN] + ["Your own model (file or folder)…"]
+# SqueezeNet's feature layers, as (label, tooltip); labels short enough for the narrow box
+SQUEEZENET_LAYERS = [("1000 (as Image Analytics)", "pool10: the pooled last convolution, the "
+                      "same features as Image Analytics' SqueezeNet"),
+                     ("512 (for similar photos)", "fire9: the pooled last fire module; "
+                      "finds look-alike photos and places better")]
+NO_OUTPUT = "No output: see the message below; hover over it for details."
+PREVIEW_ROWS = 3  # photos whose top labels the Info box shows
 
 
 def run_embedding(data: Table, image_var, model: str, layer: Optional[str], top_k: int,
                   batch_size: int, state: TaskState) -> EmbedResult:
     """The widget's worker: load the model (seconds, once per session) and embed."""
     state.set_status("Loading model…")
+    state.set_partial_result(Progress("Loading the model", 0))
     loaded = load_model(model, layer or None)
     state.set_status(f"Embedding with {loaded.name}…")
     return embed_table(data, image_var, loaded, top_k=top_k, batch_size=batch_size,
-                       on_progress=lambda f: state.set_progress_value(100 * f),
+                       on_progress=reporting_progress(state, "Embedding", len(data)),
                        should_stop=state.is_interruption_requested)
 
 
-class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
+def short_error(ex: ModelError) -> str:
+    """One short sentence for the message bar: the error's own short form, else its first
+    clause without the path in front; the full text is shown on hover."""
+    if ex.short:
+        return ex.short
+    text = str(ex)
+    head, sep, rest = text.partition(": ")
+    if sep and (os.sep in head or "/" in head or os.path.splitext(head)[1]):
+        text = rest
+    text = re.split(r" \(|; |: ", text, maxsplit=1)[0].rstrip(".")
+    text = text[:1].upper() + text[1:] + "."
+    return text if len(text) <= 30 else "Not a usable model."
+
+
+class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
     name = "Local Embedder"
     description = ("Image embeddings and ImageNet labels from TensorFlow models run on "
                    "this computer, offline.")
@@ -52,15 +79,18 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
         skipped = Output("Skipped Images", Table)
         labels = Output("Labels", Table)
 
+    # Each message's first line fits the narrow window; what follows a newline (the file,
+    # the folder, what to do) shows when the user hovers over or clicks the message.
     class Error(OWWidget.Error):
-        no_image_column = Msg("Data has no column with image paths.")
-        tensorflow = Msg("{}")
-        model = Msg("{}")
-        failed = Msg("Embedding failed: {}")
+        no_image_column = Msg("The data has no image column.")
+        tensorflow = Msg("TensorFlow cannot be loaded.\n{}")
+        model = Msg("{}\n{}")
+        failed = Msg("Embedding failed.\n{}: {}")
         no_custom_model = Msg("Choose a model file or folder.")
 
     class Warning(OWWidget.Warning):
-        skipped = Msg("{} could not be read (see Skipped Images).")
+        skipped = Msg("{} unreadable {}.\n"
+                      "The Skipped Images output lists them, each with the reason.")
 
     settings_version = 2  # 2: fire9 is the default layer
     settingsHandler = DomainContextHandler()
@@ -85,6 +115,7 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
         self.data: Optional[Table] = None
         self.result: Optional[EmbedResult] = None
 
+        self.controlArea.setFixedWidth(CONTROL_WIDTH)
         image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Model")
@@ -93,10 +124,11 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
         self.model_description = gui.widgetLabel(box, "")
         self.model_description.setWordWrap(True)
         self.squeezenet_box = gui.hBox(box)
-        gui.comboBox(self.squeezenet_box, self, "squeezenet_layer", label="Features:",
-                     items=["1000-d pooled conv10 (as Image Analytics)",
-                            "512-d pooled fire9 (better for retrieval)"],
-                     callback=self.commit.deferred)
+        combo = gui.comboBox(self.squeezenet_box, self, "squeezenet_layer",
+                             label="Features:", items=[t for t, _ in SQUEEZENET_LAYERS],
+                             callback=self.commit.deferred)
+        for i, (_, tip) in enumerate(SQUEEZENET_LAYERS):
+            combo.setItemData(i, tip, Qt.ToolTipRole)
         self.custom_box = gui.vBox(box)
         row = gui.hBox(self.custom_box)
         gui.lineEdit(row, self, "custom_path", placeholderText="Model file or folder…",
@@ -117,7 +149,8 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
         gui.spin(box, self, "batch_size", 1, 256, label="Batch size:",
                  callback=self.commit.deferred, controlWidth=60)
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
-        gui.auto_apply(self.buttonsArea, self)
+        self.info_label.setWordWrap(True)
+        self.add_run_controls()
         self._update_model_controls()
 
     # --- controls ----------------------------------------------------------------------
@@ -166,51 +199,73 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin):
     def commit(self):
         self.Error.clear()
         self.Warning.skipped.clear()
-        self.result = None
+        self.cancel()
+        self.run_ended()
+        self.clear_outputs()
         if self.data is not None and self.image_var is None:
             self.Error.no_image_column()
+        self.info_label.setText("No data." if self.data is None or not len(self.data) else
+                                NO_OUTPUT)
         if self.data is None or self.image_var is None or not len(self.data):
-            self.cancel()
-            self._send(None)
-            self.info_label.setText("No data.")
             return
         problem = tensorflow_problem()
         if problem:
             self.Error.tensorflow(problem)
-            self._send(None)
             return
         model, layer = self._model_and_layer()
         if not model:
             self.Error.no_custom_model()
-            self._send(None)
             return
-        self.info_label.setText("Running…")
-        self.start(run_embedding, self.data, self.image_var, model, layer, self.top_k,
-                   self.batch_size)
+        self.info_label.setText("Starting…")
+        self.run(run_embedding, self.data, self.image_var, model, layer, self.top_k,
+                 self.batch_size)
 
     def on_done(self, result: EmbedResult):
+        self.run_ended()
         self.result = result
         n_skipped = 0 if result.skipped is None else len(result.skipped)
-        self.Warning.skipped(f"{n_skipped} {pl(n_skipped, 'image')}", shown=n_skipped > 0)
-        n = len(self.data)
-        dim = 0 if result.embeddings is None else \
-            len(result.embeddings.domain.attributes) - len(self.data.domain.attributes)
-        self.info_label.setText(f"{n - n_skipped} of {n} {pl(n, 'image')} embedded, "
-                                f"{dim} features.")
+        self.Warning.skipped(f"{n_skipped:,}", pl(n_skipped, "photo"), shown=n_skipped > 0)
+        self.info_label.setText(self._summary(result))
         self._send(result)
 
+    def _summary(self, result: EmbedResult) -> str:
+        """How many photos, how many features, and the first photos' top labels."""
+        n, n_skipped = len(self.data), 0 if result.skipped is None else len(result.skipped)
+        dim = 0 if result.embeddings is None else \
+            len(result.embeddings.domain.attributes) - len(self.data.domain.attributes)
+        lines = [f"{n - n_skipped:,} of {n:,} {pl(n, 'photo')} embedded, {dim} features."]
+        labels = result.labels
+        if labels is not None and "label 1" in labels.domain:
+            names = labels.get_column(self.image_var)
+            tops = [labels.get_column(f"label {j}") for j in (1, 2) if f"label {j}" in
+                    labels.domain]
+            rows = [i for i in range(len(labels)) if tops[0][i]][:PREVIEW_ROWS]
+            if rows:
+                lines.append("Top labels:")
+            for i in rows:
+                name = os.path.basename(str(names[i]))
+                name = name if len(name) <= 18 else name[:17] + "…"
+                lines.append(f"  {name}: " + ", ".join(t[i] for t in tops if t[i]))
+        return "\n".join(lines)
+
     def on_exception(self, ex: Exception):
+        self.run_ended()
         if isinstance(ex, Cancelled):
             return
         if isinstance(ex, ModelError):
-            self.Error.model(str(ex))
+            self.Error.model(short_error(ex), str(ex))
         else:
-            self.Error.failed(f"{type(ex).__name__}: {ex}")
-        self.info_label.setText("No output.")
-        self._send(None)
+            self.Error.failed(type(ex).__name__, str(ex))
+        self.info_label.setText(NO_OUTPUT)
+        self.clear_outputs()
 
-    def on_partial_result(self, _):
-        pass
+    def on_partial_result(self, progress: Progress):
+        self.info_label.setText(progress_words(progress) if progress.total else
+                                f"{progress.stage}…")
+
+    def clear_outputs(self):
+        self.result = None
+        self._send(None)
 
     def _send(self, result: Optional[EmbedResult]):
         self.Outputs.embeddings.send(result and result.embeddings)
