@@ -149,6 +149,16 @@ def test_kml_is_written_while_placemarks_are_made(tmp_path):
     assert len(pyogrio.read_dataframe(str(tmp_path / "big.kml"))) == n
 
 
+def test_streamed_kmz_opens_in_gdal(tmp_path):
+    """GDAL (and so QGIS) opens the KMZ: doc.kml is stored with its size known, not
+    streamed into the archive with a data descriptor and zip64 fields."""
+    n = 500
+    rng = np.random.default_rng(1)
+    table = _points_table(rng.uniform(40, 50, n), rng.uniform(5, 15, n))
+    export(table, str(tmp_path / "big.kmz"))
+    assert len(pyogrio.read_dataframe(str(tmp_path / "big.kmz"))) == n
+
+
 # --- 4. an image column Orange guessed as categorical -----------------------------------------
 
 def _photo_csv(tmp_path, photos, repeat=3):

@@ -297,11 +297,17 @@ def write_kml(data, path: str, options: ExportOptions = None, on_progress=None,
         with _no_space(f"writing {os.path.basename(path)}", path), \
                 atomic_path(path) as tmp:
             if kmz:
+                # doc.kml is streamed to the scratch folder, then stored with its size
+                # known: an entry streamed into the zip gets a data descriptor and zip64
+                # fields that GDAL (and so QGIS) does not open
+                document = os.path.join(scratch, "doc.kml")
+                with open(document, "wb") as doc:
+                    _write_document(marks, doc, scaled(on_progress, start, 0.95),
+                                    should_stop)
                 with zipfile.ZipFile(tmp, "w") as archive:
                     # doc.kml first: Google Earth reads the first .kml
-                    with archive.open("doc.kml", "w", force_zip64=True) as doc:
-                        _write_document(marks, doc, scaled(on_progress, start, 0.95),
-                                        should_stop)
+                    archive.write(document, "doc.kml", compress_type=zipfile.ZIP_DEFLATED)
+                    os.remove(document)
                     _add_thumbnails(archive, scratch, should_stop)
             else:
                 with open(tmp, "wb") as doc:
