@@ -135,13 +135,16 @@ def _first(neighbours, mask) -> np.ndarray:
 def reverse_geocode_table(data, lat_var=None, lon_var=None, online: bool = False,
                           language: Optional[str] = None, geocoder=None,
                           on_progress: Callable[[float], None] = None,
-                          should_stop: Callable[[], bool] = None):
+                          should_stop: Callable[[], bool] = None,
+                          on_unreachable: Callable[[str], None] = None):
     """``data`` plus the geocode columns (string metas and the distance), every row kept;
     rows with missing or out-of-range coordinates get empty values.
 
     ``online`` asks Nominatim (``geocoder``: an ``online.OnlineGeocoder``, made when not
     given) for country, regions and place, one request per second; the offline nearest
-    place and its distance are kept as a fallback."""
+    place and its distance are kept as a fallback. When Nominatim cannot be reached, it
+    raises ``online.NominatimUnreachable``, or, given ``on_unreachable``, calls it with
+    the one-line reason and keeps the offline names for every row."""
     from Orange.data import ContinuousVariable, StringVariable
     from orangecontrib.geophoto.tables import append_columns, coordinates, find_lat_lon
     on_progress = on_progress or no_progress
@@ -154,7 +157,16 @@ def reverse_geocode_table(data, lat_var=None, lon_var=None, online: bool = False
     result = reverse_geocode(latlon[:, 0], latlon[:, 1],
                              lambda f: on_progress(share * f), should_stop)
     if online:
-        _fill_online(result, latlon, geocoder, language, on_progress, should_stop)
+        from orangecontrib.geophoto.geocode.online import NominatimUnreachable
+        offline = {key: values.copy() for key, values in result.items()}
+        try:
+            _fill_online(result, latlon, geocoder, language, on_progress, should_stop)
+        except NominatimUnreachable as ex:
+            if on_unreachable is None:
+                raise
+            on_unreachable(str(ex))
+            result = offline
+            on_progress(1.0)
     metas = [(StringVariable(name), result[name]) for name in TEXT_COLUMNS]
     metas.append((ContinuousVariable(PLACE_DISTANCE, number_of_decimals=2),
                   result[PLACE_DISTANCE]))
