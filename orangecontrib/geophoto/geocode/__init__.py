@@ -136,7 +136,7 @@ def reverse_geocode_table(data, lat_var=None, lon_var=None, online: bool = False
                           language: Optional[str] = None, geocoder=None,
                           on_progress: Callable[[float], None] = None,
                           should_stop: Callable[[], bool] = None,
-                          on_unreachable: Callable[[str], None] = None):
+                          on_unreachable: Callable[[Exception], None] = None):
     """``data`` plus the geocode columns (string metas and the distance), every row kept;
     rows with missing or out-of-range coordinates get empty values.
 
@@ -144,7 +144,7 @@ def reverse_geocode_table(data, lat_var=None, lon_var=None, online: bool = False
     given) for country, regions and place, one request per second; the offline nearest
     place and its distance are kept as a fallback. When Nominatim cannot be reached, it
     raises ``online.NominatimUnreachable``, or, given ``on_unreachable``, calls it with
-    the one-line reason and keeps the offline names for every row."""
+    that exception (one line, no coordinates) and keeps the offline names for every row."""
     from Orange.data import ContinuousVariable, StringVariable
     from orangecontrib.geophoto.tables import append_columns, coordinates, find_lat_lon
     on_progress = on_progress or no_progress
@@ -164,7 +164,7 @@ def reverse_geocode_table(data, lat_var=None, lon_var=None, online: bool = False
         except NominatimUnreachable as ex:
             if on_unreachable is None:
                 raise
-            on_unreachable(str(ex))
+            on_unreachable(ex)
             result = offline
             on_progress(1.0)
     metas = [(StringVariable(name), result[name]) for name in TEXT_COLUMNS]

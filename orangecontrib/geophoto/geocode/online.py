@@ -22,7 +22,12 @@ TIMEOUT_S = 5.0
 
 
 class NominatimUnreachable(ConnectionError):
-    """The Nominatim server cannot be reached (no network, wrong address, no answer)."""
+    """The Nominatim server cannot be reached (no network, wrong address, no answer);
+    ``reason`` says why in a few words."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 def nominatim_url(url: Optional[str] = None) -> str:
@@ -75,8 +80,8 @@ class OnlineGeocoder:
             except (GeocoderRateLimited, GeocoderUnavailable) as ex:
                 if attempt == RETRIES:
                     raise NominatimUnreachable(
-                        f"Nominatim at {self.url} stayed busy after {RETRIES} retries") \
-                        from None
+                        f"Nominatim at {self.url} stayed busy after {RETRIES} retries",
+                        "busy") from None
                 retry_after = getattr(ex, "retry_after", None)
                 delay = max(delay * 2, retry_after or 0)
                 self.sleep(delay)
@@ -98,16 +103,18 @@ class OnlineGeocoder:
         except GeocoderUnavailable as ex:
             if isinstance(ex.__cause__, AdapterHTTPError):  # a 503 answer: busy, retry
                 raise
-            reason = ex.__context__ or ex
-            raise NominatimUnreachable(
-                f"Nominatim unreachable at {self.url}: {_reason(reason)}") from None
+            reason = _reason(ex.__context__ or ex)
+            raise NominatimUnreachable(f"Nominatim unreachable at {self.url}: {reason}",
+                                       reason) from None
         except GeocoderTimedOut:
-            raise NominatimUnreachable(f"Nominatim at {self.url} did not answer "
-                                       f"within {self.client.timeout:g} s") from None
+            reason = f"no answer within {self.client.timeout:g} s"
+            raise NominatimUnreachable(f"Nominatim unreachable at {self.url}: {reason}",
+                                       reason) from None
         except GeocoderServiceError as ex:
             # geopy's messages quote the request URL, which holds the coordinates
-            raise NominatimUnreachable(f"Nominatim at {self.url} failed: "
-                                       f"{type(ex).__name__}") from None
+            reason = f"the server failed ({type(ex).__name__})"
+            raise NominatimUnreachable(f"Nominatim at {self.url}: {reason}",
+                                       reason) from None
 
 
 def _reason(error: BaseException) -> str:
