@@ -84,10 +84,16 @@ def reverse_geocode(lat: np.ndarray, lon: np.ndarray,
         out[COUNTRY_CODE][rows] = code
         state = states.lookup(lo, la)
         state[(s_names.take("adm0_a3", state) != adm0) | (country < 0)] = -1
-        neighbours, distance = gazetteer.nearest(la, lo, k=NEIGHBOURS)
-        out[PLACE][rows] = gazetteer.name[neighbours[:, 0]]
-        out[PLACE_DISTANCE][rows] = distance[:, 0]
-        admin1, admin2 = _admin_names(state, code, s_names, levels, gazetteer, neighbours)
+        # at sea only the nearest place; on land enough places to find one in the region
+        land = np.flatnonzero(code != "")
+        nearest, distance = gazetteer.nearest(la, lo)
+        neighbours, land_distance = gazetteer.nearest(la[land], lo[land], k=NEIGHBOURS)
+        nearest[land], distance[land] = neighbours[:, 0], land_distance[:, 0]
+        out[PLACE][rows] = gazetteer.name[nearest]
+        out[PLACE_DISTANCE][rows] = distance
+        admin1, admin2 = np.full(len(rows), "", dtype=object), np.full(len(rows), "", dtype=object)
+        admin1[land], admin2[land] = _admin_names(state[land], code[land], s_names, levels,
+                                                  gazetteer, neighbours)
         us = adm0 == "USA"  # second level: US counties by polygon
         if us.any():
             county = region_index(2).lookup(lo[us], la[us])
@@ -121,8 +127,6 @@ def _admin_names(state, code, s_names, levels, gazetteer, neighbours):
     same = in_country & (gazetteer.admin1[neighbours] == geonames_admin1[:, None])
     near = _first(neighbours, same)
     admin2 = np.where(finer, levels.admin2[state], np.where(near >= 0, gazetteer.admin2[near], ""))
-    admin1[code == ""] = ""
-    admin2[code == ""] = ""
     return admin1, admin2
 
 
