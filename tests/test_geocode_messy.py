@@ -120,7 +120,7 @@ def test_unreachable_nominatim_fails_fast_without_coordinates(endpoint):
             reverse_geocode_table(_table(), online=True, geocoder=geocoder)
         message = str(caught.value)
         assert "\n" not in message and "45.43" not in message and "12.33" not in message
-        assert geocoder.requests == 1  # no retries when the network is down
+        assert geocoder.requests <= 1  # no retries when the network is down
         # the caller may keep the offline names instead
         warned = []
         out = reverse_geocode_table(_table(), online=True, geocoder=geocoder,

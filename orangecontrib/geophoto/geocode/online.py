@@ -57,6 +57,7 @@ class OnlineGeocoder:
         self.sleep = sleep
         self.cache: Dict[Tuple[float, float], dict] = {}
         self._last = -float("inf")
+        self._resolved = False
         self.requests = 0
 
     def _wait_turn(self):
@@ -65,10 +66,36 @@ class OnlineGeocoder:
             self.sleep(wait)
         self._last = time.monotonic()
 
+    def _resolve_host(self):
+        """Look the server's name up once, within ``timeout``: a request's timeout does
+        not bound name resolution, which can hang for long with an unreachable DNS."""
+        import socket
+        import threading
+        host = urlsplit(self.url).hostname or ""
+        outcome = []
+
+        def resolve():
+            try:
+                outcome.append(bool(socket.getaddrinfo(host, None)))
+            except OSError:
+                outcome.append(False)
+
+        worker = threading.Thread(target=resolve, daemon=True)
+        worker.start()
+        worker.join(self.client.timeout)
+        if not outcome or not outcome[0]:
+            reason = "host name not found" if outcome else \
+                f"host name not resolved within {self.client.timeout:g} s"
+            raise NominatimUnreachable(f"Nominatim unreachable at {self.url}: {reason}",
+                                       reason)
+        self._resolved = True
+
     def lookup(self, lat: float, lon: float) -> dict:
         key = (round(lat, 6), round(lon, 6))
         if key in self.cache:
             return self.cache[key]
+        if not self._resolved:
+            self._resolve_host()
         from geopy.exc import GeocoderRateLimited, GeocoderUnavailable
         delay = self.min_delay
         for attempt in range(RETRIES + 1):
