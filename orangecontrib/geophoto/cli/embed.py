@@ -1,6 +1,7 @@
 """``geophoto embed PATH... [--model ...] [--layer ...] [--top K] [-o OUT]``."""
 import sys
 
+from orangecontrib.geophoto.cli.arguments import integer
 from orangecontrib.geophoto.cli.common import (
     TerminalProgress, add_output_argument, collect_images, save_output,
 )
@@ -19,11 +20,13 @@ def register(subparsers):
                         help=f"{'|'.join(BUILTIN)} or the path of a .keras/.h5/.tflite "
                              "file, a SavedModel folder or a Lobe export "
                              "(default: squeezenet, bundled and offline)")
-    parser.add_argument("--layer", help="feature layer (squeezenet: fire9, the default, or pool10 as "
-                             "Image Analytics; custom models: a layer or output name)")
-    parser.add_argument("--top", type=int, default=5, metavar="K",
+    parser.add_argument("--layer", help="feature layer (squeezenet: fire9, the default, or "
+                                        "pool10 as Image Analytics; custom models: a layer "
+                                        "or output name)")
+    parser.add_argument("--top", type=integer(0), default=5, metavar="K",
                         help="labels per photo for models with classes (default 5; 0: none)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=integer(1, 4096), default=32,
+                        metavar="N", help="images per model call (default 32)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the embedding cache")
     add_output_argument(parser)
@@ -38,8 +41,6 @@ def run(args) -> int:
     paths = collect_images(args.paths, args.command)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
-    if args.top < 0 or args.batch_size < 1:
-        raise ValueError("--top must be >= 0 and --batch-size >= 1")
     try:
         model = load_model(args.model, args.layer)
         progress = TerminalProgress(f"embedding with {model.name}", args.quiet)

@@ -3,9 +3,13 @@ import sys
 
 import numpy as np
 
+from orangecontrib.geophoto.cli.arguments import number
 from orangecontrib.geophoto.cli.common import (
     TerminalProgress, add_output_argument, collect_images, save_output,
 )
+
+YEAR_H = 24 * 366  # a camera clock a year off is the most we correct
+YEAR_MIN = 60 * YEAR_H
 
 
 def register(subparsers):
@@ -23,12 +27,15 @@ def register(subparsers):
     place.add_argument("--gpx", metavar="FILE", help="GPS track to place photos by time")
     place.add_argument("--track", metavar="TABLE",
                        help="track as a table with time, latitude, longitude")
-    place.add_argument("--clock-offset", type=float, default=0.0, metavar="HOURS",
+    place.add_argument("--clock-offset", type=number(-YEAR_H, YEAR_H),
+                       default=0.0, metavar="HOURS",
                        help="camera clock minus UTC, for photos without a time zone "
                             "(default 0)")
-    place.add_argument("--max-gap", type=float, default=10.0, metavar="MINUTES",
+    place.add_argument("--max-gap", type=number(0, YEAR_MIN),
+                       default=10.0, metavar="MINUTES",
                        help="farthest in time from a track fix (default 10)")
-    place.add_argument("--neighbours", type=float, default=0.0, metavar="MINUTES",
+    place.add_argument("--neighbours", type=number(0, YEAR_MIN),
+                       default=0.0, metavar="MINUTES",
                        help="place photos between geotagged photos taken within this many "
                             "minutes (default: off)")
     parser.set_defaults(run=run)

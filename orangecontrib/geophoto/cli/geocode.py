@@ -15,21 +15,28 @@ def register(subparsers):
     add_output_argument(parser)
     parser.add_argument("--online", action="store_true",
                         help="ask OpenStreetMap Nominatim (sends the coordinates to it; "
-                             "1 request/s)")
+                             "1 request/s; GEOPHOTO_NOMINATIM_URL names another server)")
     parser.add_argument("--language", help="language of online names, e.g. en, it, sl")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from orangecontrib.geophoto.cli import CommandError
     from orangecontrib.geophoto.geocode import count_invalid, reverse_geocode_table
+    from orangecontrib.geophoto.geocode.online import NominatimUnreachable
     from orangecontrib.geophoto.tables import find_lat_lon, read_table
     data = read_table(args.input)
     lat_var, lon_var = find_lat_lon(data)
     if lat_var is None:
         raise ValueError(f"{args.input}: no latitude and longitude columns")
     progress = TerminalProgress("geocoding", args.quiet)
-    out = reverse_geocode_table(data, lat_var, lon_var, online=args.online,
-                                language=args.language, on_progress=progress)
+    try:
+        out = reverse_geocode_table(data, lat_var, lon_var, online=args.online,
+                                    language=args.language, on_progress=progress)
+    except NominatimUnreachable as ex:
+        progress.done()
+        raise CommandError(f"{ex} (without --online, names come from offline data)") \
+            from None
     progress.done()
     save_output(out, args.output)
     if not args.quiet:

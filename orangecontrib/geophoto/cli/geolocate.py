@@ -2,6 +2,7 @@
 import json
 import sys
 
+from orangecontrib.geophoto.cli.arguments import integer
 from orangecontrib.geophoto.cli.common import TerminalProgress, add_output_argument, save_output
 
 
@@ -17,17 +18,20 @@ def register(subparsers):
     parser.add_argument("train", metavar="TRAIN", help="training table (.csv, .tab, .pkl)")
     parser.add_argument("photos", metavar="PHOTOS", nargs="?", help="photos to locate")
     parser.add_argument("--method", choices=METHODS, default="auto")
-    parser.add_argument("--top", type=int, default=0, metavar="K",
-                        help="also give the K best candidate locations")
+    parser.add_argument("--top", type=integer(0, 100), default=0,
+                        metavar="K", help="also give the K best candidate locations (0-100)")
     parser.add_argument("--evaluate", action="store_true",
                         help="print k-fold cross-validation metrics of TRAIN as JSON")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=integer(2, 100), default=5,
+                        metavar="K", help="cross-validation folds for --evaluate (2-100, "
+                                          "at most the training photos; default 5)")
     add_output_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from orangecontrib.geophoto.geolocate import evaluate, predict_table, train
+    import numpy as np
+    from orangecontrib.geophoto.geolocate import LAT_PRED, evaluate, predict_table, train
     from orangecontrib.geophoto.tables import read_table
     if not args.photos and not args.evaluate:
         raise ValueError("give PHOTOS to locate, or --evaluate")
@@ -46,7 +50,10 @@ def run(args) -> int:
         out = predict_table(model, photos, top=args.top)
         save_output(out, args.output)
         if not args.quiet:
+            located = int(np.isfinite(out.get_column(LAT_PRED)).sum())
             print(f"trained {model.method} {model.params} on {len(data) - model.skipped} "
                   f"photos ({model.skipped} without coordinates skipped); located "
-                  f"{len(photos)}", file=sys.stderr)
+                  f"{located} of {len(photos)}"
+                  + (f", {len(photos) - located} not (features missing)"
+                     if located < len(photos) else ""), file=sys.stderr)
     return 0

@@ -51,8 +51,9 @@ class Places:
         self.latitude, self.longitude = lat, lon
         self.tree = cKDTree(unit_vectors(lat, lon))
 
-    def nearest(self, lat: np.ndarray, lon: np.ndarray, workers: int = -1):
-        chord, index = self.tree.query(unit_vectors(lat, lon), k=1, workers=workers)
+    def nearest(self, lat: np.ndarray, lon: np.ndarray, workers: int = -1, k: int = 1):
+        """Index and distance of the nearest place, or of the ``k`` nearest (columns)."""
+        chord, index = self.tree.query(unit_vectors(lat, lon), k=k, workers=workers)
         distance = 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2, 0, 1))
         return index, distance
 

@@ -3,6 +3,11 @@
 Boundaries: Natural Earth 1:10m admin-0 countries and admin-1 states/provinces, and US
 counties as admin-2, as simplified and shipped by orange3-geo (its ``geojson`` folder).
 
+Natural Earth's "admin-1" is not one level everywhere: for Italy, France, the UK, Spain,
+Belgium, Ireland... its polygons are provinces, départements or counties, one level below
+the first-level divisions GeoNames (and ISO 3166-2) call admin1. ``AdminLevels`` finds out
+per polygon from the GeoNames places inside it, so callers can name both levels right.
+
 Fast for millions of points: a 0.5-degree grid says, per cell, "sea", "inside polygon k" or
 "border"; only points in border cells are tested exactly (shapely STRtree). The grid is
 derived from the polygons once; a copy for the pinned orange3-geo data ships in
@@ -133,6 +138,98 @@ class RegionIndex:
         hits, polygons = hits[first], polygons[first]
         close = np.ones(len(hits), dtype=bool)
         result[rows[hits[close]]] = polygons[close]
+
+
+# A country whose polygons outnumber the GeoNames admin1 names they hold this much is
+# divided one level finer than admin1 in Natural Earth (Italy: 110 provinces, 20 regions).
+FINER_RATIO = 1.5
+# A polygon is one unit of a GeoNames level when this share of its places agree on the name.
+PURE_SHARE = 0.8
+
+
+class AdminLevels:
+    """Per Natural Earth admin-1 polygon (index -1 takes a trailing empty entry):
+
+    - ``finer``: its country's polygons are second-level divisions (provinces...);
+    - ``has_places``: GeoNames places of its country lie inside;
+    - ``admin1``: the GeoNames admin1 name of the places inside ("" when none or mixed);
+    - ``admin2``: for polygons of finer countries, their admin2 name in GeoNames' spelling
+      ("Provincia di Venezia" for Venezia), else the polygon's own name.
+    """
+
+    def __init__(self, states: "RegionIndex", gazetteer):
+        n = len(states.properties)
+        names = [p.get("name") or "" for p in states.properties]
+        iso = np.array([p.get("iso_a2") or "" for p in states.properties] + [""], dtype=object)
+        adm0 = [p.get("adm0_a3") or "" for p in states.properties]
+        polygon = states.lookup(gazetteer.longitude, gazetteer.latitude)
+        inside = (polygon >= 0) & (iso[polygon] == gazetteer.country_code)
+        polygon = polygon[inside]
+        self.has_places = np.zeros(n + 1, dtype=bool)
+        self.has_places[polygon] = True
+        admin1 = _counts(polygon, gazetteer.admin1[inside])
+        admin2 = _counts(polygon, gazetteer.admin2[inside])
+        self.admin1 = np.array([_majority(admin1.get(k, {})) for k in range(n)] + [""],
+                               dtype=object)
+        counted, parents = {}, {}
+        for k in np.flatnonzero(self.admin1[:-1] != ""):
+            counted[adm0[k]] = counted.get(adm0[k], 0) + 1
+            parents.setdefault(adm0[k], set()).add(self.admin1[k])
+        finer_countries = {c for c in counted if counted[c] >= FINER_RATIO * len(parents[c])}
+        self.finer = np.array([c in finer_countries for c in adm0] + [False])
+        self.admin2 = np.full(n + 1, "", dtype=object)
+        for k in np.flatnonzero(self.finer[:-1]):
+            self.admin2[k] = _admin2_name(names[k], admin2.get(k, {}))
+
+
+def _counts(polygon, names) -> dict:
+    """{polygon: {name: number of places}}"""
+    counts = {}
+    for k, name in zip(polygon.tolist(), names.tolist()):
+        counts.setdefault(k, {}).setdefault(name, 0)
+        counts[k][name] += 1
+    return counts
+
+
+def _majority(by_name: dict) -> str:
+    """The name most places carry, if at least PURE_SHARE of them do."""
+    if not by_name:
+        return ""
+    name, count = max(by_name.items(), key=lambda item: item[1])
+    return name if count >= PURE_SHARE * sum(by_name.values()) else ""
+
+
+def _admin2_name(polygon_name: str, by_name: dict) -> str:
+    """A province-level polygon's admin2: the GeoNames name that contains the polygon's
+    (Venezia: Provincia di Venezia), else what nearly all its places say (a London
+    borough: Greater London), else the polygon's own name."""
+    folded = _fold(polygon_name)
+    matching = [name for name in by_name if folded and folded in _fold(name)]
+    if matching:
+        return max(matching, key=by_name.get)
+    return _majority(by_name) or polygon_name
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, for comparing Natural Earth and GeoNames spellings."""
+    import unicodedata
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+_LEVELS_LOCK = threading.Lock()
+
+
+def admin_levels() -> AdminLevels:
+    """The levels of the admin-1 polygons, derived from the shipped data (about a second)."""
+    with _LEVELS_LOCK:
+        return _admin_levels()
+
+
+@lru_cache(maxsize=1)
+def _admin_levels() -> AdminLevels:
+    from orangecontrib.geophoto.geocode.places import places
+    return AdminLevels(region_index(1), places())
 
 
 _LOCK = threading.Lock()

@@ -21,6 +21,7 @@ LON_PRED = "longitude (predicted)"
 UNCERTAINTY = "uncertainty (m)"
 CELL = "cell"
 ERROR = "error (m)"
+NOT_LOCATED = "not located"  # why a photo has no prediction
 
 
 def feature_columns(data):
@@ -85,8 +86,9 @@ def photo_features(model: GeoModel, data) -> np.ndarray:
 
 
 def predict_table(model: GeoModel, data, top: int = 0):
-    """``data`` plus the predicted columns (rows without features get missing values);
-    ``error (m)`` when the photos carry true coordinates."""
+    """``data`` plus the predicted columns; rows with missing features get missing
+    predictions and the reason in ``not located``; ``error (m)`` when the photos carry
+    true coordinates."""
     from Orange.data import ContinuousVariable, StringVariable
     from orangecontrib.geophoto.tables import append_columns, coordinates
     X = photo_features(model, data)
@@ -106,7 +108,8 @@ def predict_table(model: GeoModel, data, top: int = 0):
     attributes = [(ContinuousVariable(LAT_PRED, number_of_decimals=6), lat),
                   (ContinuousVariable(LON_PRED, number_of_decimals=6), lon),
                   (ContinuousVariable(UNCERTAINTY, number_of_decimals=0), radius)]
-    metas = [(StringVariable(CELL), cell)]
+    metas = [(StringVariable(CELL), cell),
+             (StringVariable(NOT_LOCATED), _missing_features(X))]
     for j in range(top):
         metas += [(ContinuousVariable(f"candidate {j + 1} lat.", number_of_decimals=6),
                    [c[j][0] if len(c) > j else np.nan for c in candidates]),
@@ -153,6 +156,14 @@ def describe(model: GeoModel) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def _missing_features(X) -> list:
+    """Per row, "" or why it cannot be located (its features are missing)."""
+    missing = (~np.isfinite(X)).sum(axis=1)
+    total = X.shape[1]
+    return ["" if not m else f"all {total} features missing" if m == total
+            else f"{m} of {total} features missing" for m in missing.tolist()]
+
+
 def _true_coordinates(data):
     names = {v.name: v for v in (*data.domain.variables, *data.domain.metas)
              if v.is_continuous}
@@ -178,6 +189,9 @@ def evaluate(data, method="auto", folds=5, lat_var=None, lon_var=None,
     on_progress = on_progress or no_progress
     t = training_data(data, lat_var, lon_var)
     n = len(t.lat)
+    if n < folds:
+        raise ValueError(f"{folds} folds need at least {folds} training photos with "
+                         f"coordinates and features; there are {n}")
     plat, plon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     parts = fold_indices(n, folds, seed=1)
     for i, test in enumerate(parts):

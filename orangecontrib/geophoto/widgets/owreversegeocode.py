@@ -1,5 +1,5 @@
 """Reverse Geocode widget: a thin Qt face over ``orangecontrib.geophoto.geocode``."""
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from Orange.data import ContinuousVariable, Table
 from Orange.widgets import gui
@@ -19,12 +19,21 @@ from orangecontrib.geophoto.tables import find_lat_lon
 LANGUAGES = ["", "en", "de", "es", "fr", "it", "pt", "sl", "hr", "nl", "pl", "ja", "zh"]
 
 
+class GeocodeResult(NamedTuple):
+    table: Table
+    unreachable: str  # why Nominatim could not be asked ("": it answered, or not asked)
+
+
 def run_geocode(data: Table, lat_var, lon_var, online: bool, language: str,
-                state: TaskState) -> Table:
-    return reverse_geocode_table(data, lat_var, lon_var, online=online,
-                                 language=language or None,
-                                 on_progress=lambda f: state.set_progress_value(100 * f),
-                                 should_stop=state.is_interruption_requested)
+                state: TaskState) -> GeocodeResult:
+    """Geocode on the worker thread; an unreachable Nominatim leaves the offline names."""
+    unreachable = []
+    table = reverse_geocode_table(data, lat_var, lon_var, online=online,
+                                  language=language or None,
+                                  on_progress=lambda f: state.set_progress_value(100 * f),
+                                  should_stop=state.is_interruption_requested,
+                                  on_unreachable=lambda ex: unreachable.append(ex.reason))
+    return GeocodeResult(table, unreachable[0] if unreachable else "")
 
 
 class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
@@ -49,6 +58,7 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
     class Warning(OWWidget.Warning):
         invalid = Msg("{} without valid coordinates (missing, or outside ±90/±180): "
                       "kept with empty names.")
+        unreachable = Msg("Nominatim unreachable: offline names used ({}).")
 
     settingsHandler = DomainContextHandler()
     lat_var = ContextSetting(None)
@@ -73,16 +83,38 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
         gui.widgetLabel(box, "Offline: Natural Earth boundaries and GeoNames places.")
         gui.checkBox(box, self, "online",
                      "Ask OpenStreetMap Nominatim online (sends the coordinates out; "
-                     "1 photo per second)", callback=self.commit.deferred)
-        gui.comboBox(gui.indentedBox(box), self, "language_index", label="Language:",
-                     orientation="horizontal",
-                     items=["default"] + LANGUAGES[1:], callback=self._language_changed)
-        self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
+                     "1 photo per second)", callback=self._online_changed)
+        self.language_combo = gui.comboBox(
+            gui.indentedBox(box), self, "language_index", label="Language:",
+            orientation="horizontal", items=["default"] + LANGUAGES[1:],
+            callback=self._language_changed,
+            tooltip="Language of the names Nominatim gives (online only).")
+        info = gui.vBox(self.controlArea, "Info")
+        self.info_label = gui.widgetLabel(info, "No data.")
+        self.cancel_button = gui.button(info, self, "Cancel", callback=self._cancel,
+                                        autoDefault=False)
+        self.cancel_button.setEnabled(False)
         gui.auto_apply(self.buttonsArea, self)
+        self._update_language()
+
+    def _update_language(self):
+        """Language applies to online names only: off while offline, by choice or not."""
+        self.language_combo.setEnabled(self.online and not self.Warning.unreachable.is_shown())
+
+    def _online_changed(self):
+        self.Warning.unreachable.clear()
+        self._update_language()
+        self.commit.deferred()
 
     def _language_changed(self):
         if self.online:
             self.commit.deferred()
+
+    def _cancel(self):
+        self.cancel()
+        self.cancel_button.setEnabled(False)
+        self.info_label.setText("Cancelled; apply to geocode again.")
+        self.Outputs.data.send(None)
 
     @Inputs.data
     def set_data(self, data: Optional[Table]):
@@ -99,31 +131,41 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
     def commit(self):
         self.Error.failed.clear()
         self.Warning.invalid.clear()
+        self.Warning.unreachable.clear()
+        self._update_language()
         self.result = None
         if self.data is None or self.lat_var is None or self.lon_var is None:
             self.cancel()
+            self.cancel_button.setEnabled(False)
             self.Outputs.data.send(None)
             self.info_label.setText("No data.")
             return
         invalid = count_invalid(self.data, self.lat_var, self.lon_var)
         self.Warning.invalid(f"{invalid} {pl(invalid, 'row')}", shown=invalid > 0)
-        self.info_label.setText("Geocoding…")
+        self.info_label.setText("Asking Nominatim…" if self.online else "Geocoding…")
+        self.cancel_button.setEnabled(True)
         self.start(run_geocode, self.data, self.lat_var, self.lon_var, self.online,
                    LANGUAGES[self.language_index])
 
-    def on_done(self, result: Table):
-        self.result = result
-        countries = {c for c in result.get_column(COUNTRY) if c}
-        places = {p for p in result.get_column(PLACE) if p}
-        self.info_label.setText(f"{len(result)} {pl(len(result), 'row')}: "
+    def on_done(self, result: GeocodeResult):
+        self.cancel_button.setEnabled(False)
+        self.result = table = result.table
+        self.Warning.unreachable(result.unreachable, shown=bool(result.unreachable))
+        self._update_language()
+        countries = {c for c in table.get_column(COUNTRY) if c}
+        places = {p for p in table.get_column(PLACE) if p}
+        source = "offline names" if not self.online or result.unreachable else "Nominatim"
+        self.info_label.setText(f"{len(table)} {pl(len(table), 'row')}: "
                                 f"{len(countries)} {pl(len(countries), 'country|countries')}, "
-                                f"{len(places)} {pl(len(places), 'place')}.")
-        self.Outputs.data.send(result)
+                                f"{len(places)} {pl(len(places), 'place')} ({source}).")
+        self.Outputs.data.send(table)
 
     def on_exception(self, ex: Exception):
+        self.cancel_button.setEnabled(False)
         if isinstance(ex, Cancelled):
             return
-        self.Error.failed(f"{type(ex).__name__}: {ex}")
+        self.Error.failed(str(ex) or type(ex).__name__)
+        self.info_label.setText("Geocoding failed: no output.")
         self.Outputs.data.send(None)
 
     def on_partial_result(self, _):
