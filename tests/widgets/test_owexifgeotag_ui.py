@@ -1,4 +1,4 @@
-"""EXIF Geotag as a person uses it (issue 11): Stop and progress on the real Venice photos,
+"""EXIF Geotag as a person uses it (issue 11): Cancel and progress on the real Venice photos,
 messages that fit the widget, Info that never describes an older run, greyed-out options."""
 import os
 import re
@@ -12,7 +12,7 @@ from orangewidget.utils.messages import _BoundMsg
 from orangewidget.utils.messagewidget import ElidingLabel
 
 from orangecontrib.geophoto.datasets import SAMPLE_PHOTOS, sample_photo_paths
-from orangecontrib.geophoto.widgets.common import progress_text
+from orangecontrib.geophoto.widgets.common import progress_at, progress_text
 from orangecontrib.geophoto.widgets.owexifgeotag import OWExifGeotag
 from tests.conftest import ROOT
 from tests.widgets.test_owexifgeotag import import_images_table
@@ -62,19 +62,19 @@ class TestOWExifGeotagUI(WidgetTest):
         self.samples = import_images_table(
             SAMPLE_PHOTOS, sorted(os.path.basename(p) for p in sample_photo_paths()))
 
-    def test_stop_button_stops_reading_500_venice_photos(self):
+    def test_cancel_button_stops_reading_500_venice_photos(self):
         w = self.widget
-        self.assertFalse(w.stop_button.isEnabled())
+        self.assertFalse(w.cancel_button.isEnabled())
         self.send_signal(w.Inputs.data, venice_table(500))
-        self.assertTrue(w.stop_button.isEnabled())
+        self.assertTrue(w.cancel_button.isEnabled())
         self.assertRegex(w.info_label.text(), r"^[\d,]+ of 500 photos")
-        w.stop_button.click()
+        w.cancel_button.click()
         self.assertIsNone(w.task)
-        self.assertFalse(w.stop_button.isEnabled())
-        self.assertRegex(w.info_label.text(), r"^Stopped after [\d,]+ of 500 photos")
+        self.assertFalse(w.cancel_button.isEnabled())
+        self.assertRegex(w.info_label.text(), r"^Cancelled after [\d,]+ of 500 photos")
         QTest.qWait(500)  # a late result would arrive now: it is dropped
         self.assertIsNone(self.get_output(w.Outputs.data))
-        self.assertRegex(w.info_label.text(), "^Stopped")
+        self.assertRegex(w.info_label.text(), "^Cancelled")
         # Apply reads them all
         w.commit.now()
         out = self.get_output(w.Outputs.data, wait=60_000)
@@ -88,6 +88,8 @@ class TestOWExifGeotagUI(WidgetTest):
         w.controls.auto_apply.setChecked(False)
         self.assertIsNone(w.task)
         self.assertIn("Stopped", w.info_label.text())
+        self.assertIn("Apply Automatically was turned off", w.info_label.text())
+        self.assertIn("Press Apply", w.info_label.text())
         self.assertIsNone(self.get_output(w.Outputs.data))
         # ticking it again applies what was stopped
         w.controls.auto_apply.setChecked(True)
@@ -95,10 +97,11 @@ class TestOWExifGeotagUI(WidgetTest):
         self.assertEqual(len(out), 500)
 
     def test_progress_text(self):
-        self.assertEqual(progress_text(1234 / 2387, 2387, "photo", 0), "1,234 of 2,387 photos")
-        self.assertEqual(progress_text(0.5, 2387, "photo", 40),
+        self.assertEqual(progress_text(progress_at("Reading", 1234 / 2387, 2387, 0), "photo"),
+                         "1,234 of 2,387 photos")
+        self.assertEqual(progress_text(progress_at("Reading", 0.5, 2387, 40), "photo"),
                          "1,194 of 2,387 photos, about 40 s left")
-        self.assertEqual(progress_text(0.1, 10, "photo", 60),
+        self.assertEqual(progress_text(progress_at("Reading", 0.1, 10, 60), "photo"),
                          "1 of 10 photos, about 9 min left")
 
     def test_every_message_fits_the_default_width(self):

@@ -56,7 +56,7 @@ class TestOWGeoClassifierUI(WidgetTest):
         self.process_events()
         self.assertIsNone(self.widget.task)
         self.assertFalse(self.widget.cancel_button.isEnabled())
-        self.assertIn("Cancelled", self.widget.info_label.text())
+        self.assertIn("Cancelled while cross-validating", self.widget.info_label.text())
         for output in (self.widget.Outputs.predictions, self.widget.Outputs.evaluation,
                        self.widget.Outputs.model):
             self.assertIsNone(self.get_output(output))

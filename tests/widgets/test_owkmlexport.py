@@ -120,7 +120,7 @@ class TestOWKMLExport(WidgetTest):
         with open(path) as f:
             self.assertEqual(f.read(), "previous export")
         self.assertFalse(self.widget.Error.export_failed.is_shown())
-        self.assertIn("Stopped", self.widget.info_label.text())
+        self.assertIn("Cancelled", self.widget.info_label.text())
         # a new input also cancels: the second export's file is complete
         self.widget.save_file()
         self.send_signal(self.widget.Inputs.data, self.photos)

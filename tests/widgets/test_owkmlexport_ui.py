@@ -1,4 +1,4 @@
-"""KML Export as a person uses it (issue 11): Stop and progress, messages that fit, no stale
+"""KML Export as a person uses it (issue 11): Cancel and progress, messages that fit, no stale
 error, the name template's column list and check while typing, Enter that does not press
 Save, the confirmation beside a warning, the KMZ's name, balloons without copied columns."""
 import os
@@ -57,20 +57,21 @@ class TestOWKMLExportUI(WidgetTest):
         self.wait_until_finished(widget, timeout=60_000)
         return widget.filename
 
-    def test_stop_button_ends_an_export(self):
+    def test_cancel_button_ends_an_export(self):
         w = self.widget
         many = Table.concatenate([self.photos] * 60)  # 540 rows: thumbnails take a while
         located = int(np.isfinite(many.get_column("latitude")).sum())
         w.filename, w.thumbnail_size = os.path.join(self.folder, "many.kmz"), 400
         self.send_signal(w.Inputs.data, many)
-        self.assertFalse(w.stop_button.isEnabled())
+        self.assertFalse(w.cancel_button.isEnabled())
         w.save_file()
-        self.assertTrue(w.stop_button.isEnabled())
+        self.assertTrue(w.cancel_button.isEnabled())
         self.assertRegex(w.info_label.text(), rf"^[\d,]+ of {located} placemarks")
-        w.stop_button.click()
+        w.cancel_button.click()
         self.assertIsNone(w.task)
-        self.assertRegex(w.info_label.text(), rf"^Stopped after [\d,]+ of {located} placemarks"
+        self.assertRegex(w.info_label.text(), rf"^Cancelled after [\d,]+ of {located} placemarks"
                                               "; nothing saved")
+        self.assertIn("Press Save", w.info_label.text())
         QTest.qWait(500)
         self.assertEqual(os.listdir(self.folder), [])
         self.assertFalse(w.Error.export_failed.is_shown())

@@ -15,7 +15,7 @@ import numpy as np
 from orangecontrib.geophoto.embedders import BUILTIN
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import table_from_paths
-from orangecontrib.geophoto.widgets.common import Progress, progress_words
+from orangecontrib.geophoto.widgets.common import Progress, progress_text
 from orangecontrib.geophoto.widgets.owlocalembedder import MODEL_KEYS, OWLocalEmbedder
 from tests.conftest import VENICE, venice_or_skip
 
@@ -127,12 +127,15 @@ class TestCancelAndProgress(EmbedderTest):
         self.assertIn("Press Apply", self.widget.info_label.text())
 
     def test_progress_in_words(self):
-        self.assertEqual(progress_words(Progress("Embedding", 0.52, 1234, 2387, 40.2)),
+        self.assertEqual(progress_text(Progress("Embedding", 0.52, 1234, 2387, 40.2)),
                          "1,234 of 2,387 photos, about 40 s left")
-        self.assertEqual(progress_words(Progress("Training", 0.4, seconds_left=200)),
+        self.assertEqual(progress_text(Progress("Training", 0.4, seconds_left=200)),
                          "Training: 40%, about 3 min left")
-        self.assertEqual(progress_words(Progress("Embedding", 0.01, 1, 2387)),
+        self.assertEqual(progress_text(Progress("Embedding", 0.01, 1, 2387)),
                          "1 of 2,387 photos")
+        self.assertEqual(progress_text(Progress("Training", 0)), "Training…")
+        self.assertEqual(progress_text(Progress("Training", 0.1, seconds_left=3900)),
+                         "Training: 10%, about 1 h 5 min left")
 
 
 class TestMessagesAndInfo(EmbedderTest):

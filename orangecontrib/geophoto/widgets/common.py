@@ -1,6 +1,6 @@
-"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder), a Stop
-button with progress in the Info box (EXIF Geotag, KML Export) and long runs with a Cancel
-button and progress in words (Local Embedder, Geo Classifier)."""
+"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder) and long runs
+with a Cancel button, progress in words in the Info box and messages that fit (EXIF Geotag,
+Local Embedder, Geo Classifier, KML Export)."""
 import time
 from typing import NamedTuple, Optional
 
@@ -35,103 +35,24 @@ def set_image_data(widget, data):
         widget.openContext(data)
 
 
-def leave_room_for_messages(widget, chars: int = 32):
-    """Widen the control area so that a message of ``chars`` characters fits the message
-    bar at the widget's default size (the status bar's buttons and signal icons take about
-    170 px beside it); messages are kept to one short sentence of at most that length."""
-    width = chars * widget.fontMetrics().averageCharWidth() + 170
-    widget.controlArea.setMinimumWidth(max(widget.controlArea.minimumWidth(), width))
+# Messages are one short sentence (about 30 characters; details go after a newline, shown
+# on hover, or in the Info box). The message bar has room for this many characters, so
+# that sentence and the bar's mark for details fit at the widget's default size.
+MESSAGE_CHARS = 36
 
 
-def time_left(seconds: float) -> str:
-    """'about 40 s left', 'about 3 min left': rounded, as a person says it."""
-    if seconds < 60:
-        return f"about {max(5, int(round(seconds / 5)) * 5)} s left"
-    return f"about {int(round(seconds / 60))} min left"
-
-
-def progress_text(fraction: float, total: int, noun: str, elapsed: float) -> str:
-    """'1,234 of 2,387 photos, about 40 s left' (the estimate once there is one)."""
-    done = min(total, int(round(fraction * total)))
-    text = f"{done:,} of {total:,} {pl(total, noun)}"
-    if fraction >= 0.01 and elapsed >= 1:
-        text += ", " + time_left(elapsed * (1 - fraction) / fraction)
-    return text
-
-
-class StoppableTaskMixin:
-    """A Stop button and a progress line in the Info box for a ConcurrentWidgetMixin
-    widget, so a person sees how far long work is and can end it.
-
-    Call ``add_stop_button`` in ``__init__``, ``start_counted`` instead of ``start`` and
-    implement ``on_stopped`` (what the widget says and sends after a Stop)."""
-    progress_label = None  # the Info box's QLabel, set by the widget
-    progress_noun = "photo"
-
-    def add_stop_button(self):
-        self.stop_button = gui.button(self.buttonsArea, self, "Stop", callback=self.stop,
-                                      autoDefault=False,
-                                      tooltip="Stop the work now running")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setIcon(self.style().standardIcon(QStyle.SP_BrowserStop))
-        self.buttonsArea.layout().insertWidget(0, self.stop_button)
-        self.__total, self.__started, self.__fraction = 0, 0.0, 0.0
-
-    def start_counted(self, total: int, task, *args):
-        self.start(task, *args)
-        self.__total, self.__started, self.__fraction = total, time.monotonic(), 0.0
-        self.stop_button.setEnabled(True)
-        self._show_progress(0)
-
-    def progress_done(self) -> str:
-        """'1,234 of 2,387 photos': how far the last run came."""
-        return progress_text(self.__fraction, self.__total, self.progress_noun, 0)
-
-    def _show_progress(self, percent: float):
-        self.__fraction = percent / 100
-        self.progress_label.setText(progress_text(
-            self.__fraction, self.__total, self.progress_noun,
-            time.monotonic() - self.__started) + "…")
-
-    def _connect_signals(self, state):
-        super()._connect_signals(state)
-        state.progress_changed.connect(self._show_progress)
-
-    def _disconnect_signals(self, state):
-        super()._disconnect_signals(state)
-        state.progress_changed.disconnect(self._show_progress)
-
-    def _on_task_done(self, future):
-        self.stop_button.setEnabled(False)
-        super()._on_task_done(future)
-
-    def cancel(self):
-        """Every way a run ends early (Stop, new input, closing) leaves Info saying so."""
-        running = self.is_running()
-        self.stop_button.setEnabled(False)
-        super().cancel()
-        if running:
-            self.progress_label.setText(f"Stopped after {self.progress_done()}.")
-
-    def is_running(self) -> bool:
-        return self.task is not None
-
-    def stop(self):
-        """The Stop button: end the running work and say so."""
-        if not self.is_running():
-            return
-        self.cancel()
-        self.on_stopped(self.progress_done())
-
-    def on_stopped(self, how_far: str):
-        raise NotImplementedError
-
-
-# --- long runs: a Cancel button, progress in words, Apply Automatically ------------------
-
-# Width of the controls of widgets with long runs: each message's first line must fit into
-# the status bar beside the input/output summary, about 280 px at this width.
-CONTROL_WIDTH = 490
+def leave_room_for_messages(widget):
+    """Widen the control area so that a message of ``MESSAGE_CHARS`` characters fits the
+    message bar at the widget's default size (the status bar's buttons and signal icons
+    take about 170 px beside it). A widget the user can not resize keeps that width: a long
+    text in its Info box wraps instead of widening it."""
+    area = widget.controlArea
+    width = max(MESSAGE_CHARS * widget.fontMetrics().averageCharWidth() + 170,
+                area.minimumWidth(), area.minimumSizeHint().width())
+    if widget.resizing_enabled:
+        area.setMinimumWidth(width)
+    else:
+        area.setFixedWidth(width)
 
 
 class Progress(NamedTuple):
@@ -143,28 +64,49 @@ class Progress(NamedTuple):
     seconds_left: Optional[float] = None
 
 
-def duration_text(seconds: float) -> str:
-    """A rough, readable duration: "40 s", "3 min", "1 h 5 min"."""
+def progress_at(stage: str, fraction: float, total: int = 0, elapsed: float = 0.0) -> Progress:
+    """The progress after ``elapsed`` seconds, with an estimate of the time left once
+    there is one to trust (2% done, a second gone)."""
+    left = elapsed / fraction * (1 - fraction) if fraction > 0.02 and elapsed > 1 else None
+    return Progress(stage, fraction, min(total, int(round(fraction * total))), total, left)
+
+
+def time_left(seconds: float) -> str:
+    """'about 40 s left', 'about 3 min left', 'about 1 h 5 min left': as a person says it."""
     seconds = max(1, int(round(seconds)))
     if seconds < 10:
-        return f"{seconds} s"
-    if seconds < 60:
-        return f"{5 * round(seconds / 5)} s"
-    minutes = int(round(seconds / 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+        rough = f"{seconds} s"
+    elif seconds < 60:
+        rough = f"{5 * round(seconds / 5)} s"
+    else:
+        minutes = int(round(seconds / 60))
+        rough = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    return f"about {rough} left"
 
 
-def progress_words(progress: Progress, noun: str = "photo") -> str:
-    """ "1,234 of 2,387 photos, about 40 s left" (or "Training: 40%, ...")."""
+def progress_text(progress: Progress, noun: str = "photo") -> str:
+    """'1,234 of 2,387 photos, about 40 s left', or 'Cross-validating: 35%, about 20 s
+    left' when the work does not count items ('Training…' before it has begun)."""
     if progress.total:
         text = f"{progress.done:,} of {progress.total:,} {pl(progress.total, noun)}"
-    else:
+    elif progress.fraction:
         text = f"{progress.stage}: {100 * progress.fraction:.0f}%"
+    else:
+        return f"{progress.stage}…"
     if progress.seconds_left is not None:
-        text += f", about {duration_text(progress.seconds_left)} left"
+        text += ", " + time_left(progress.seconds_left)
     return text
+
+
+def how_far(progress: Optional[Progress], noun: str = "photo") -> str:
+    """' after 1,234 of 2,387 photos', ' while cross-validating (35%)': where a run
+    ended, to follow 'Cancelled' (nothing before the run reported any progress)."""
+    if progress is None:
+        return ""
+    if progress.total:
+        return f" after {progress.done:,} of {progress.total:,} {pl(progress.total, noun)}"
+    percent = f" ({100 * progress.fraction:.0f}%)" if progress.fraction else ""
+    return f" while {progress.stage.lower()}{percent}"
 
 
 def reporting_progress(state, stage: str, total: int = 0, start: float = 0.0,
@@ -181,54 +123,77 @@ def reporting_progress(state, stage: str, total: int = 0, start: float = 0.0,
         if now - last[0] < every and fraction < 1:
             return
         last[0] = now
-        elapsed = now - began
-        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 and elapsed > 1 \
-            else None
-        state.set_partial_result(Progress(stage, fraction, int(round(fraction * total)),
-                                          total, left))
+        state.set_partial_result(progress_at(stage, fraction, total, now - began))
     return on_progress
 
 
 class RunControls:
-    """A Cancel button beside Apply, as Image Analytics' Image Embedding has, enabled
-    while a run goes on. Unticking Apply Automatically stops a run too: a user who turns
-    it off expects nothing to keep running.
+    """Long runs as Orange users know them from Image Analytics' Image Embedding: a Cancel
+    button enabled while a run goes on, and its progress in words in the Info box. Every way
+    a run ends early leaves Info saying how far it came; unticking Apply Automatically stops
+    a run too, as a user who turns it off expects nothing to keep running.
 
-    The widget (a ConcurrentWidgetMixin) calls ``add_run_controls()`` after creating its
-    ``info_label``, starts work with ``run()``, calls ``run_ended()`` from ``on_done`` and
-    ``on_exception``, and defines ``clear_outputs()``."""
+    Put it before ConcurrentWidgetMixin among the bases. The widget creates ``info_label``,
+    then calls ``add_run_controls()`` (``auto_apply=False`` where it has buttons of its own,
+    as KML Export's Save), starts work with ``run()``, and reports progress from the task
+    with :func:`reporting_progress`. A widget with outputs defines ``clear_outputs()``."""
+    progress_noun = "photo"
+    progress: Optional[Progress] = None  # the last progress shown
 
-    def add_run_controls(self):
-        self.apply_box = gui.auto_apply(self.buttonsArea, self,
-                                        callback=self._auto_apply_toggled)
+    def add_run_controls(self, auto_apply: bool = True):
+        if auto_apply:
+            self.apply_box = gui.auto_apply(self.buttonsArea, self,
+                                            callback=self._auto_apply_toggled)
         self.cancel_button = gui.button(self.buttonsArea, self, "Cancel",
                                         callback=lambda: self.cancel_run(), autoDefault=False)
         self.cancel_button.setIcon(self.style().standardIcon(QStyle.SP_DialogCancelButton))
-        self.cancel_button.setToolTip("Stop the run; the outputs stay empty")
+        self.cancel_button.setToolTip("Stop the run now")
         self.cancel_button.setEnabled(False)
+        leave_room_for_messages(self)
 
-    def run(self, task, *args):
+    def run(self, task, *args, total: int = 0):
+        """Start ``task``; Info counts ``total`` items, or says it is starting."""
         self.start(task, *args)
         self.cancel_button.setEnabled(True)
+        self.on_partial_result(Progress("Starting", 0, 0, total))
 
-    def run_ended(self):
+    def on_partial_result(self, progress: Progress):
+        self.progress = progress
+        self.info_label.setText(progress_text(progress, self.progress_noun))
+
+    def _on_task_done(self, future):
         self.cancel_button.setEnabled(False)
+        super()._on_task_done(future)
 
-    def cancel_run(self, why: str = "Cancelled."):
-        """Stop the run now (the worker stops at its next check) and say so."""
+    def cancel(self):
+        """Every way a run ends early (Cancel, new input, closing) leaves Info saying so."""
+        running, progress = self.task is not None, self.progress
+        self.cancel_button.setEnabled(False)
+        super().cancel()
+        if running:
+            self.info_label.setText(f"Cancelled{how_far(progress, self.progress_noun)}.")
+
+    def cancel_run(self, because: str = ""):
+        """The Cancel button: stop the run now (the worker stops at its next check), send
+        nothing and say how far it came and how to run again."""
         if self.task is None:
             return
         self.cancel()
-        self.run_ended()
         self.clear_outputs()
+        self.info_label.setText(f"{'Stopped' if because else 'Cancelled'}"
+                                f"{how_far(self.progress, self.progress_noun)}{because}; "
+                                f"{self.after_cancel()}")
+
+    def after_cancel(self) -> str:
+        """What a cancelled run leaves and how to run it again."""
         if self.auto_apply:
-            why += " It runs again when the input or a setting changes."
-        else:
-            self.commit.deferred()  # not run yet: marks it pending, so Apply is enabled
-            why += " Press Apply to run again."
-        self.info_label.setText(why)
+            return "nothing sent. It runs again when the input or a setting changes."
+        self.commit.deferred()  # not run yet: marks it pending, so Apply is enabled
+        return "nothing sent. Press Apply to run again."
+
+    def clear_outputs(self):
+        """Send nothing on every output (a widget with outputs defines it)."""
 
     def _auto_apply_toggled(self):
         if not self.auto_apply and self.task is not None:
-            self.cancel_run("Stopped: Apply Automatically was turned off.")
-
+            self.cancel_run(", as Apply Automatically was turned off")

@@ -17,7 +17,7 @@ from Orange.widgets.widget import Input, Msg, Output, OWWidget
 from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag_table
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
-    StoppableTaskMixin, image_column_combo, leave_room_for_messages, set_image_data,
+    RunControls, image_column_combo, reporting_progress, set_image_data,
 )
 from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import (
@@ -35,11 +35,9 @@ class Result(NamedTuple):
 def run_geotag(data: Table, image_var, placement: Optional[Placement],
                state: TaskState) -> Result:
     """The widget's worker: read every photo's metadata off the GUI thread."""
-    def should_stop():
-        return state.is_interruption_requested()
     out = geotag_table(data, image_var, placement=placement,
-                       on_progress=lambda f: state.set_progress_value(100 * f),
-                       should_stop=should_stop)
+                       on_progress=reporting_progress(state, "Reading", len(data)),
+                       should_stop=state.is_interruption_requested)
     lat = out.get_column(LATITUDE)
     errors = [(os.path.basename(str(p)), e) for p, e in
               zip(out.get_column(image_var), out.get_column(ERROR)) if e]
@@ -49,7 +47,7 @@ def run_geotag(data: Table, image_var, placement: Optional[Placement],
     return Result(out, np.isfinite(lat), errors, placed)
 
 
-class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
+class OWExifGeotag(OWWidget, RunControls, ConcurrentWidgetMixin):
     name = "EXIF Geotag"
     description = "Where, when and with which camera photos were taken, from their metadata."
     icon = "icons/ExifGeotag.svg"
@@ -126,12 +124,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
 
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
         self.info_label.setWordWrap(True)
-        self.progress_label = self.info_label
-        self.add_stop_button()
-        gui.auto_apply(self.buttonsArea, self)
-        leave_room_for_messages(self)
-        # unticking "Apply Automatically" stops a run: nobody expects it to go on
-        self.controls.auto_apply.toggled.connect(self._auto_apply_toggled)
+        self.add_run_controls()
 
     # --- inputs ------------------------------------------------------------------------
     @Inputs.data
@@ -171,10 +164,6 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         if self.use_neighbours:
             self.commit.deferred()
 
-    def _auto_apply_toggled(self, on: bool):
-        if not on and self.is_running():
-            self.stop()
-
     def _placement(self) -> Optional[Placement]:
         self.Error.bad_track.clear()
         self.track_problem = ""
@@ -210,13 +199,13 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.result = None
         if self.data is None or self.image_var is None or not len(self.data):
             self.cancel()
-            self._send(None)
+            self.clear_outputs()
             self.info_label.setText(
                 "No data." if self.data is None else
                 "No image column." if self.image_var is None else "No photos.")
             return
         placement = self._placement()
-        self.start_counted(len(self.data), run_geotag, self.data, self.image_var, placement)
+        self.run(run_geotag, self.data, self.image_var, placement, total=len(self.data))
 
     def on_done(self, result: Result):
         self.result = result
@@ -231,17 +220,10 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
             return
         self.Error.failed()
         self.info_label.setText(f"Reading the photos failed: {ex}")
-        self._send(None)
+        self.clear_outputs()
 
-    def on_stopped(self, how_far: str):
-        self.info_label.setText(f"Stopped after {how_far}; nothing sent. "
-                                "Press Apply to read them all.")
+    def clear_outputs(self):
         self._send(None)
-        if not self.auto_apply:
-            self.commit.deferred()  # marks Apply as pending
-
-    def on_partial_result(self, _):
-        pass
 
     def _send(self, result: Optional[Result]):
         if result is None:

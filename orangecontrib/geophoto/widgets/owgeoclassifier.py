@@ -22,9 +22,7 @@ from orangecontrib.geophoto.geolocate.places import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_lat_lon
-from orangecontrib.geophoto.widgets.common import (
-    CONTROL_WIDTH, Progress, RunControls, progress_words, reporting_progress,
-)
+from orangecontrib.geophoto.widgets.common import Progress, RunControls, reporting_progress
 
 NO_OUTPUT = "No output: see the message below; hover over it for details."
 METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
@@ -102,7 +100,7 @@ def _rated_photos(liked_name, photos, data):
     return None
 
 
-class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin, RunControls):
+class OWGeoClassifier(OWWidget, RunControls, ConcurrentWidgetMixin):
     name = "Geo Classifier"
     description = ("Learns where photos are taken from geotagged examples and predicts it "
                    "for new photos, with an error radius.")
@@ -158,7 +156,6 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.result: Optional[Result] = None
 
         box = gui.vBox(self.controlArea, "Target")
-        self.controlArea.setFixedWidth(CONTROL_WIDTH)
         self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable,
                                        placeholder="(none)")
         for attr, label in (("lat_var", "Latitude:"), ("lon_var", "Longitude:")):
@@ -277,7 +274,6 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.Error.clear()
         self.Warning.clear()
         self.cancel()
-        self.run_ended()
         self.clear_outputs()
         if self.data is None or not len(self.data):
             self.info_label.setText("No data.")
@@ -291,29 +287,21 @@ class OWGeoClassifier(OWWidget, ConcurrentWidgetMixin, RunControls):
             return
         self.Warning.no_ratings(self.liked_name, shown=self.place_var is not None and bool(
             self.liked_name) and _rated_photos(self.liked_name, self.photos, self.data) is None)
-        self.info_label.setText("Starting…")
         self.run(run_training, self.data, self.photos, self.method, self.lat_var,
-                   self.lon_var, self.place_var, self.liked_name, self.do_evaluate,
-                   self.top_k)
+                 self.lon_var, self.place_var, self.liked_name, self.do_evaluate, self.top_k)
 
     def on_done(self, result: Result):
-        self.run_ended()
         self.result = result
         self.Warning.skipped(result.skipped, shown=result.skipped > 0)
         self.info_label.setText(result.summary)
         self._send(result)
 
     def on_exception(self, ex: Exception):
-        self.run_ended()
         if isinstance(ex, Cancelled):
             return
         self.Error.failed(str(ex)[:1].upper() + str(ex)[1:])
         self.info_label.setText(NO_OUTPUT)
         self.clear_outputs()
-
-    def on_partial_result(self, progress: Progress):
-        self.info_label.setText(progress_words(progress) if progress.fraction else
-                                f"{progress.stage}…")
 
     def clear_outputs(self):
         self.result = None

@@ -30,15 +30,15 @@ from orangecontrib.geophoto.export.table import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_image_column
-from orangecontrib.geophoto.widgets.common import StoppableTaskMixin, leave_room_for_messages
+from orangecontrib.geophoto.widgets.common import RunControls, reporting_progress
 
 MAX_GROUPS = 60  # a string column with more distinct values is no use as folders
 
 
-def run_export(data: Table, path: str, options: ExportOptions,
+def run_export(data: Table, path: str, options: ExportOptions, placemarks: int,
                state: TaskState) -> ExportSummary:
     return export(data, path, options,
-                  on_progress=lambda f: state.set_progress_value(100 * f),
+                  on_progress=reporting_progress(state, "Exporting", placemarks),
                   should_stop=state.is_interruption_requested)
 
 
@@ -92,7 +92,7 @@ def template_problem(template: str, names) -> Optional[str]:
     return f"Name: no column '{short}'."
 
 
-class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
+class OWKMLExport(OWSaveBase, RunControls, ConcurrentWidgetMixin):
     name = "KML Export"
     description = ("Photos as Google Earth placemarks (KML/KMZ with thumbnails), "
                    "GeoJSON or GeoPackage.")
@@ -176,14 +176,13 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
         gui.appendRadioButton(privacy, "Move to the nearest place (GeoNames)")
         self.info_label = gui.widgetLabel(gui.vBox(self.controlArea, "Info"), "No data.")
         self.info_label.setWordWrap(True)
-        self.progress_label, self.progress_noun = self.info_label, "placemark"
-        self.add_stop_button()
+        self.progress_noun = "placemark"
+        self.add_run_controls(auto_apply=False)
         # Enter in the name template must not press Save (and open a file dialog)
         for button in self.buttonsArea.findChildren(QPushButton):
             button.setAutoDefault(False)
             button.setDefault(False)
         self._fill_column_combo()
-        leave_room_for_messages(self)
 
     @classmethod
     def migrate_settings(cls, settings, version):
@@ -293,8 +292,8 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.Warning.thumbnails.clear()
         if self.Error.no_coordinates.is_shown():
             return
-        self.start_counted(self.n_located, run_export, self.data, self.filename,
-                           self.options())
+        self.run(run_export, self.data, self.filename, self.options(), self.n_located,
+                 total=self.n_located)
 
     def on_done(self, summary: ExportSummary):
         self.summary = summary
@@ -312,12 +311,9 @@ class OWKMLExport(OWSaveBase, StoppableTaskMixin, ConcurrentWidgetMixin):
             self.Error.export_failed()
             self.info_label.setText(f"Export failed: {ex}")
 
-    def on_stopped(self, how_far: str):
+    def after_cancel(self) -> str:
         kept = " (the previous file is kept)" if os.path.exists(self.filename) else ""
-        self.info_label.setText(f"Stopped after {how_far}; nothing saved{kept}.")
-
-    def on_partial_result(self, _):
-        pass
+        return f"nothing saved{kept}. Press Save to export again."
 
     def send_report(self):
         self.report_items((

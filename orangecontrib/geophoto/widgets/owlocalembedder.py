@@ -19,8 +19,7 @@ from orangecontrib.geophoto.embedders import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
-    CONTROL_WIDTH, Progress, RunControls, image_column_combo, progress_words, reporting_progress,
-    set_image_data,
+    Progress, RunControls, image_column_combo, reporting_progress, set_image_data,
 )
 
 CUSTOM = "custom"
@@ -61,7 +60,7 @@ def short_error(ex: ModelError) -> str:
     return text if len(text) <= 30 else "Not a usable model."
 
 
-class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
+class OWLocalEmbedder(OWWidget, RunControls, ConcurrentWidgetMixin):
     name = "Local Embedder"
     description = ("Image embeddings and ImageNet labels from TensorFlow models run on "
                    "this computer, offline.")
@@ -115,7 +114,6 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.data: Optional[Table] = None
         self.result: Optional[EmbedResult] = None
 
-        self.controlArea.setFixedWidth(CONTROL_WIDTH)
         image_column_combo(self, self.controlArea)
 
         box = gui.vBox(self.controlArea, "Model")
@@ -200,7 +198,6 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         self.Error.clear()
         self.Warning.skipped.clear()
         self.cancel()
-        self.run_ended()
         self.clear_outputs()
         if self.data is not None and self.image_var is None:
             self.Error.no_image_column()
@@ -216,12 +213,10 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         if not model:
             self.Error.no_custom_model()
             return
-        self.info_label.setText("Starting…")
         self.run(run_embedding, self.data, self.image_var, model, layer, self.top_k,
                  self.batch_size)
 
     def on_done(self, result: EmbedResult):
-        self.run_ended()
         self.result = result
         n_skipped = 0 if result.skipped is None else len(result.skipped)
         self.Warning.skipped(f"{n_skipped:,}", pl(n_skipped, "photo"), shown=n_skipped > 0)
@@ -249,7 +244,6 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
         return "\n".join(lines)
 
     def on_exception(self, ex: Exception):
-        self.run_ended()
         if isinstance(ex, Cancelled):
             return
         if isinstance(ex, ModelError):
@@ -258,10 +252,6 @@ class OWLocalEmbedder(OWWidget, ConcurrentWidgetMixin, RunControls):
             self.Error.failed(type(ex).__name__, str(ex))
         self.info_label.setText(NO_OUTPUT)
         self.clear_outputs()
-
-    def on_partial_result(self, progress: Progress):
-        self.info_label.setText(progress_words(progress) if progress.total else
-                                f"{progress.stage}…")
 
     def clear_outputs(self):
         self.result = None
