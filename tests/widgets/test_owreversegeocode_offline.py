@@ -92,3 +92,11 @@ class TestOfflineFallback(WidgetTest):
             for conn in held:
                 conn.close()
             server.close()
+
+
+class TestMessages(WidgetTest):
+    def test_every_message_fits_the_default_width(self):
+        from tests.widgets.test_owexifgeotag_ui import assert_messages_fit
+        widget = self.create_widget(OWReverseGeocode)
+        checked = assert_messages_fit(self, widget, {"invalid": ("2,387 rows",)})
+        self.assertIn("unreachable", checked)

@@ -15,6 +15,7 @@ from orangecontrib.geophoto.geocode import (
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_lat_lon
+from orangecontrib.geophoto.widgets.common import RunControls, reporting_progress
 
 LANGUAGES = ["", "en", "de", "es", "fr", "it", "pt", "sl", "hr", "nl", "pl", "ja", "zh"]
 
@@ -30,13 +31,14 @@ def run_geocode(data: Table, lat_var, lon_var, online: bool, language: str,
     unreachable = []
     table = reverse_geocode_table(data, lat_var, lon_var, online=online,
                                   language=language or None,
-                                  on_progress=lambda f: state.set_progress_value(100 * f),
+                                  on_progress=reporting_progress(state, "Geocoding",
+                                                                 len(data)),
                                   should_stop=state.is_interruption_requested,
                                   on_unreachable=lambda ex: unreachable.append(ex.reason))
     return GeocodeResult(table, unreachable[0] if unreachable else "")
 
 
-class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
+class OWReverseGeocode(OWWidget, RunControls, ConcurrentWidgetMixin):
     name = "Reverse Geocode"
     description = "Country, region and nearest place of coordinates, offline."
     icon = "icons/ReverseGeocode.svg"
@@ -44,6 +46,7 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
     keywords = "reverse geocode, geocoding, country, region, place, city, nominatim"
     want_main_area = False
     resizing_enabled = False
+    progress_noun = "row"
 
     class Inputs:
         data = Input("Data", Table, default=True)
@@ -52,13 +55,13 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
         data = Output("Data", Table, default=True)
 
     class Error(OWWidget.Error):
-        no_coordinates = Msg("Data has no latitude and longitude columns.")
-        failed = Msg("Geocoding failed: {}")
+        no_coordinates = Msg("No latitude and longitude columns.")
+        failed = Msg("Geocoding failed; see Info.")
 
+    # one short sentence each (they fit the default width); the details go to Info
     class Warning(OWWidget.Warning):
-        invalid = Msg("{} without valid coordinates (missing, or outside ±90/±180): "
-                      "kept with empty names.")
-        unreachable = Msg("Nominatim unreachable: offline names used ({}).")
+        invalid = Msg("{} with no valid position.")
+        unreachable = Msg("Nominatim unreachable: offline names used.")
 
     settingsHandler = DomainContextHandler()
     lat_var = ContextSetting(None)
@@ -72,6 +75,7 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
         ConcurrentWidgetMixin.__init__(self)
         self.data: Optional[Table] = None
         self.result: Optional[Table] = None
+        self.invalid = 0
 
         box = gui.vBox(self.controlArea, "Coordinates")
         self.coord_model = DomainModel(DomainModel.MIXED, valid_types=ContinuousVariable)
@@ -91,10 +95,8 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
             tooltip="Language of the names Nominatim gives (online only).")
         info = gui.vBox(self.controlArea, "Info")
         self.info_label = gui.widgetLabel(info, "No data.")
-        self.cancel_button = gui.button(info, self, "Cancel", callback=self._cancel,
-                                        autoDefault=False)
-        self.cancel_button.setEnabled(False)
-        gui.auto_apply(self.buttonsArea, self)
+        self.info_label.setWordWrap(True)
+        self.add_run_controls()
         self._update_language()
 
     def _update_language(self):
@@ -110,10 +112,7 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
         if self.online:
             self.commit.deferred()
 
-    def _cancel(self):
-        self.cancel()
-        self.cancel_button.setEnabled(False)
-        self.info_label.setText("Cancelled; apply to geocode again.")
+    def clear_outputs(self):
         self.Outputs.data.send(None)
 
     @Inputs.data
@@ -136,40 +135,41 @@ class OWReverseGeocode(OWWidget, ConcurrentWidgetMixin):
         self.result = None
         if self.data is None or self.lat_var is None or self.lon_var is None:
             self.cancel()
-            self.cancel_button.setEnabled(False)
             self.Outputs.data.send(None)
-            self.info_label.setText("No data.")
+            self.info_label.setText("No data." if self.data is None else
+                                    "Nothing to geocode: no latitude and longitude columns.")
             return
-        invalid = count_invalid(self.data, self.lat_var, self.lon_var)
-        self.Warning.invalid(f"{invalid} {pl(invalid, 'row')}", shown=invalid > 0)
-        self.info_label.setText("Asking Nominatim…" if self.online else "Geocoding…")
-        self.cancel_button.setEnabled(True)
-        self.start(run_geocode, self.data, self.lat_var, self.lon_var, self.online,
-                   LANGUAGES[self.language_index])
+        self.invalid = count_invalid(self.data, self.lat_var, self.lon_var)
+        self.Warning.invalid(f"{self.invalid:,} {pl(self.invalid, 'row')}",
+                             shown=self.invalid > 0)
+        self.run(run_geocode, self.data, self.lat_var, self.lon_var, self.online,
+                 LANGUAGES[self.language_index], total=len(self.data))
 
     def on_done(self, result: GeocodeResult):
-        self.cancel_button.setEnabled(False)
         self.result = table = result.table
         self.Warning.unreachable(result.unreachable, shown=bool(result.unreachable))
         self._update_language()
         countries = {c for c in table.get_column(COUNTRY) if c}
         places = {p for p in table.get_column(PLACE) if p}
         source = "offline names" if not self.online or result.unreachable else "Nominatim"
-        self.info_label.setText(f"{len(table)} {pl(len(table), 'row')}: "
-                                f"{len(countries)} {pl(len(countries), 'country|countries')}, "
-                                f"{len(places)} {pl(len(places), 'place')} ({source}).")
+        text = (f"{len(table):,} {pl(len(table), 'row')}: "
+                f"{len(countries)} {pl(len(countries), 'country|countries')}, "
+                f"{len(places)} {pl(len(places), 'place')} ({source}).")
+        if self.invalid:
+            text += (f" {self.invalid:,} {pl(self.invalid, 'row')} without valid coordinates "
+                     "(missing, or outside ±90/±180) kept with empty names.")
+        if result.unreachable:
+            text += f" Nominatim could not be reached ({result.unreachable})."
+        self.info_label.setText(text)
         self.Outputs.data.send(table)
 
     def on_exception(self, ex: Exception):
-        self.cancel_button.setEnabled(False)
         if isinstance(ex, Cancelled):
             return
-        self.Error.failed(str(ex) or type(ex).__name__)
-        self.info_label.setText("Geocoding failed: no output.")
+        self.Error.failed()
+        self.info_label.setText(f"Geocoding failed: {str(ex) or type(ex).__name__}. "
+                                "No output.")
         self.Outputs.data.send(None)
-
-    def on_partial_result(self, _):
-        pass
 
     def send_report(self):
         if self.lat_var is None:
