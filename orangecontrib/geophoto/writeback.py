@@ -155,19 +155,29 @@ class Unsupported(Exception):
     """exiv2 cannot write metadata into this file's format."""
 
 
-def _open(path: str, writing: bool):
-    """The exiv2 image at a local regular file, its metadata read. ``Unsupported`` for a
-    format exiv2 does not know (or cannot write, when ``writing``)."""
+def _open(source, writing: bool, name: str = ""):
+    """The exiv2 image of a file (a path: only its headers are read) or of its bytes, its
+    metadata read. ``Unsupported`` for a format exiv2 does not know (or cannot write, when
+    ``writing``)."""
     exiv2 = _exiv2()
-    kind = exiv2.ImageFactory.getType(path)
+    try:
+        kind = exiv2.ImageFactory.getType(source)
+    except exiv2.Exiv2Error:  # a file too short for any format's signature
+        kind = exiv2.ImageType.none
     if kind == exiv2.ImageType.none:
         raise Unsupported("not an image format exiv2 knows")
     if writing and any(exiv2.ImageFactory.checkMode(kind, md) != exiv2.AccessMode.amReadWrite
                        for md in (exiv2.MetadataId.Exif, exiv2.MetadataId.Xmp)):
-        raise Unsupported(f"exiv2 cannot write metadata into {_format_name(path, kind)} files")
-    image = exiv2.ImageFactory.open(path)
+        raise Unsupported("exiv2 cannot write metadata into "
+                          f"{_format_name(name or source, kind)} files")
+    image = exiv2.ImageFactory.open(source)
     image.readMetadata()
     return image
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _format_name(path: str, kind) -> str:
@@ -385,57 +395,56 @@ def _write(row: GeotagRow, options: WriteOptions, target: str) -> WriteResult:
     if options.mode == "copy" and os.path.lexists(target):
         return WriteResult(row.path, FAILED, target,
                            f"{os.path.basename(target)} already exists in the output folder")
-    photo = _open(row.path, writing=True)  # read-only look: format and existing GPS
-    if _has_gps(photo) and not options.overwrite:
+    data = _read_bytes(row.path)
+    image = _open(data, writing=True, name=row.path)
+    if _has_gps(image) and not options.overwrite:
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
-    del photo
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    _write_file(row, options, target)
+    if options.overwrite:
+        _clear_gps(image)
+    _set_exif(image.exifData(), row, options)
+    _set_xmp_source(image.xmpData(), row, options)
+    _commit(image, row, options, target)
     return WriteResult(row.path, WRITTEN, target)
 
 
 def _write_sidecar(row: GeotagRow, options: WriteOptions, target: str) -> WriteResult:
-    photo = _open(row.path, writing=False)
-    if _has_gps(photo) and not options.overwrite:
+    """Only the photo's headers are read; a sidecar there already keeps what it holds
+    (darktable's edits, digiKam's tags) and gets the position added."""
+    if _has_gps(_open(row.path, writing=False)) and not options.overwrite:
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
-    del photo
-    exists = os.path.lexists(target)
-    if exists and not options.overwrite and _has_gps(_open(target, writing=False)):
-        return WriteResult(row.path, TAGGED, target, "its sidecar has a GPS position")
+    if os.path.lexists(target):
+        data = _read_bytes(target)
+        image = _open(data, writing=True, name=target)
+        if _has_gps(image) and not options.overwrite:
+            return WriteResult(row.path, TAGGED, target, "its sidecar has a GPS position")
+    else:
+        image = _exiv2().ImageFactory.create(_exiv2().ImageType.xmp)
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    _write_file(row, options, target, source=target if exists else None)
+    if options.overwrite:
+        _clear_gps(image)
+    _set_xmp_gps(image.xmpData(), row, options)
+    _set_xmp_source(image.xmpData(), row, options)
+    _commit(image, row, options, target)
     return WriteResult(row.path, WRITTEN, target)
 
 
-def _write_file(row: GeotagRow, options: WriteOptions, target: str,
-                source: Optional[str] = "") -> None:
-    """Metadata into a temporary copy of ``source`` (the photo unless given; None: a new
-    sidecar) in the target's folder, synced, then renamed onto ``target``."""
+def _commit(image, row: GeotagRow, options: WriteOptions, target: str) -> None:
+    """The image's metadata written in memory (exiv2 copies the image data unchanged),
+    then to a temporary file in the target's folder, synced, and renamed onto ``target``;
+    for ``inplace``, after the backup."""
     from orangecontrib.geophoto.tables import atomic_path
-    exiv2 = _exiv2()
-    source = row.path if source == "" else source
-    sidecar = options.mode == "sidecar"
+    image.writeMetadata()
     backup = None
     try:
         with atomic_path(target) as tmp:
-            if source is None:
-                image = exiv2.ImageFactory.create(exiv2.ImageType.xmp, tmp)
-            else:
-                shutil.copyfile(source, tmp)
-                image = _open(tmp, writing=True)
-            if options.overwrite:
-                _clear_gps(image)
-            if sidecar:
-                _set_xmp_gps(image.xmpData(), row, options)
-            else:
-                _set_exif(image.exifData(), row, options)
-            _set_xmp_source(image.xmpData(), row, options)
-            image.writeMetadata()
-            del image
-            _sync(tmp)
-            if not sidecar and options.keep_mtime:
+            with open(tmp, "wb") as f, image.io().mmap() as data:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if options.mode != "sidecar" and options.keep_mtime:
                 st = os.stat(row.path)
                 os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             if options.mode == "inplace" and options.backup:
@@ -445,14 +454,6 @@ def _write_file(row: GeotagRow, options: WriteOptions, target: str,
         if backup and os.path.samefile(backup, row.path):
             os.remove(backup)
         raise
-
-
-def _sync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _backup(path: str) -> Optional[str]:
