@@ -160,6 +160,8 @@ def _open(source, writing: bool, name: str = ""):
     metadata read. ``Unsupported`` for a format exiv2 does not know (or cannot write, when
     ``writing``)."""
     exiv2 = _exiv2()
+    if isinstance(source, str):  # absolute: exiv2 must never take a name for a URL
+        source = os.path.abspath(source)
     try:
         kind = exiv2.ImageFactory.getType(source)
     except exiv2.Exiv2Error:  # a file too short for any format's signature
@@ -481,6 +483,10 @@ def write_geotags(rows: Sequence[GeotagRow], options: WriteOptions,
                   should_stop: Callable[[], bool] = None) -> List[WriteResult]:
     """One WriteResult per row, in order. The output folder of ``copy`` is made first."""
     options.check()
+    try:
+        _exiv2()
+    except ImportError as ex:
+        raise ValueError("writing geotags needs python-exiv2: pip install exiv2") from ex
     on_progress = on_progress or no_progress
     if options.mode == "copy" and not options.dry_run:
         os.makedirs(options.out_dir, exist_ok=True)
