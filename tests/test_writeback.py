@@ -299,6 +299,18 @@ def test_existing_gps_kept_unless_overwrite(tmp_path):
     assert sha(path + "_original") == original
 
 
+def test_gps_without_a_fix_is_replaced(tmp_path):
+    """GPS 0/0, written by cameras without a fix, is no position (EXIF Geotag ignores it):
+    the track's position replaces it without --overwrite."""
+    table, paths, fixes = placed_table(tmp_path, n=1)
+    write_exif(paths[0], gps={**gps_ifd(0.0, 0.0), piexif.GPSIFD.GPSSpeed: (0, 1)})
+    out, _ = write_geotags_table(table, WriteOptions(mode="inplace"))
+    assert statuses(out) == [WRITTEN]
+    tag = read_geotag(paths[0])
+    assert abs(tag.latitude - fixes[0][1]) <= 1e-7 and not tag.warning
+    assert "GPSSpeed" not in exiftool(paths[0], tags=("GPSSpeed",))[0]
+
+
 def predicted_table(paths, radii, model_cells=True):
     """Geo Classifier's output columns (names from geolocate.predict_table)."""
     from orangecontrib.geophoto.geolocate import LAT_PRED, LON_PRED, UNCERTAINTY

@@ -190,10 +190,38 @@ def _format_name(path: str, kind) -> str:
     return os.path.splitext(path)[1].lstrip(".").upper() or "such"
 
 
+_GPS_KEYS = ("Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLongitude",
+             "Xmp.exif.GPSLatitude", "Xmp.exif.GPSLongitude")
+
+
+def _gps_values(image) -> dict:
+    found = {}
+    for data in (image.exifData(), image.xmpData()):
+        for datum in data:
+            if datum.key() in _GPS_KEYS:
+                found[datum.key()] = datum.toString()
+    return found
+
+
 def _has_gps(image) -> bool:
-    keys = {d.key() for d in image.exifData()} | {d.key() for d in image.xmpData()}
-    return bool(keys & {"Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLongitude",
-                        "Xmp.exif.GPSLatitude", "Xmp.exif.GPSLongitude"})
+    """Whether the metadata hold a position; GPS 0/0, which cameras write without a fix
+    (and EXIF Geotag ignores), is none."""
+    return any(not _is_zero(text) for text in _gps_values(image).values())
+
+
+def _is_zero(text: str) -> bool:
+    """``0/1 0/1 0/1`` (EXIF) or ``0,0.0N`` (XMP)."""
+    try:
+        if "/" in text:
+            return all(int(part.split("/")[0]) == 0 for part in text.split())
+        return all(float(part) == 0 for part in text.rstrip("NSEWnsew").split(","))
+    except ValueError:
+        return False
+
+
+def _must_clear(image, options: WriteOptions) -> bool:
+    """Old GPS tags go when a position is overwritten, or when they hold only 0/0."""
+    return options.overwrite or bool(_gps_values(image))
 
 
 def _clear_gps(image) -> None:
@@ -403,7 +431,7 @@ def _write(row: GeotagRow, options: WriteOptions, target: str) -> WriteResult:
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    if options.overwrite:
+    if _must_clear(image, options):
         _clear_gps(image)
     _set_exif(image.exifData(), row, options)
     _set_xmp_source(image.xmpData(), row, options)
@@ -425,7 +453,7 @@ def _write_sidecar(row: GeotagRow, options: WriteOptions, target: str) -> WriteR
         image = _exiv2().ImageFactory.create(_exiv2().ImageType.xmp)
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    if options.overwrite:
+    if _must_clear(image, options):
         _clear_gps(image)
     _set_xmp_gps(image.xmpData(), row, options)
     _set_xmp_source(image.xmpData(), row, options)
