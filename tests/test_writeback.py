@@ -3,13 +3,11 @@ from their labels, written as XMP sidecars, copies and in place; read back by ex
 geophoto's own reader; image data compared by hash; faults (full disk, read-only files,
 SIGTERM mid-batch) leave every original whole and no half-written or temporary file."""
 import hashlib
-import io
 import json
 import math
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import piexif
 import pytest
-from Orange.data import ContinuousVariable, Domain, StringVariable, Table
+from Orange.data import ContinuousVariable, Domain, Table
 
 from orangecontrib.geophoto.cli import main
 from orangecontrib.geophoto.exif import geotag_table, read_geotag
@@ -323,7 +321,7 @@ def test_gps_without_a_fix_is_replaced(tmp_path):
     assert "GPSSpeed" not in exiftool(paths[0], tags=("GPSSpeed",))[0]
 
 
-def predicted_table(paths, radii, model_cells=True):
+def predicted_table(paths, radii):
     """Geo Classifier's output columns (names from geolocate.predict_table)."""
     from orangecontrib.geophoto.geolocate import LAT_PRED, LON_PRED, UNCERTAINTY
     table = table_from_paths(paths)
