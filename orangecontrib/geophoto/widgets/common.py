@@ -1,5 +1,7 @@
-"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder) and a
-Stop button with progress in the Info box (EXIF Geotag, KML Export)."""
+"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder), paths
+relative to the workflow (EXIF Geotag's GPX file, Write Geotags' folder) and a Stop button
+with progress in the Info box (EXIF Geotag, KML Export, Write Geotags)."""
+import os
 import time
 
 from AnyQt.QtWidgets import QStyle
@@ -30,6 +32,16 @@ def set_image_data(widget, data):
     widget.Error.no_image_column(shown=data is not None and not candidates)
     if data is not None and candidates:
         widget.openContext(data)
+
+
+def workflow_path(widget, path: str) -> str:
+    """``path`` as typed, with ``~`` expanded; a relative one is relative to the folder of
+    the widget's workflow, so an example workflow finds its files wherever it is installed."""
+    path = os.path.expanduser(path.strip())
+    basedir = widget.workflowEnv().get("basedir")
+    if path and not os.path.isabs(path) and basedir:
+        path = os.path.join(basedir, path)
+    return path
 
 
 def leave_room_for_messages(widget, chars: int = 32):

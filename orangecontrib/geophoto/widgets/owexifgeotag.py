@@ -18,6 +18,7 @@ from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
     StoppableTaskMixin, image_column_combo, leave_room_for_messages, set_image_data,
+    workflow_path,
 )
 from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import (
@@ -186,7 +187,7 @@ class OWExifGeotag(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
                 if self.track_data is not None:
                     track = track_from_table(self.track_data)
                 elif self.gpx_path:
-                    track = track_from_gpx(self.gpx_path)
+                    track = track_from_gpx(workflow_path(self, self.gpx_path))
                 else:
                     self.Warning.no_track()
                     self.track_problem = "connect a Track input or choose a GPX file."
