@@ -210,6 +210,9 @@ class TestOWWriteGeotags(WriteGeotagsTest):
             self.assertTrue(tag.has_position, path)
             np.testing.assert_allclose((tag.latitude, tag.longitude), truth, atol=0.01)
         self.assertNotEqual(digest(self.folder), before)
+        # each original is kept beside its photo, byte for byte
+        for name in self.names:
+            self.assertEqual(digest(self.folder)[name + "_original"], before[name])
         # the confirmation is spent: the next write into the originals needs it again
         self.assertFalse(w.confirmed)
         self.assertFalse(w.write_button.isEnabled())
@@ -218,6 +221,43 @@ class TestOWWriteGeotags(WriteGeotagsTest):
         w.controls.mode.buttons[0].click()
         w.controls.mode.buttons[INPLACE].click()
         self.assertFalse(w.confirmed)
+
+    def test_predicted_positions_only_within_the_radius(self):
+        """Geo Classifier's predictions: written, marked as predicted, only when their
+        uncertainty radius is within the limit; an unknown radius is too uncertain."""
+        from Orange.data import ContinuousVariable
+        from orangecontrib.geophoto.tables import append_columns
+        data = import_images_table(self.folder, self.names)
+        radius = [50.0, 5000.0, 300.0, np.nan]
+        data = append_columns(data, attributes=[
+            (ContinuousVariable("latitude (predicted)"), self.truth[:, 0]),
+            (ContinuousVariable("longitude (predicted)"), self.truth[:, 1]),
+            (ContinuousVariable("uncertainty (m)"), np.array(radius))])
+        w = self.widget
+        w.controls.max_radius_m.setValue(1000)
+        self.send_and_wait(data)
+        out = self.press(w.write_button)
+        summary = w.result.summary
+        self.assertEqual((summary.written, summary.skipped_uncertain), (2, 2))
+        status = out.domain["write status"]
+        self.assertEqual([status.str_val(v) for v in out.get_column(status)],
+                         ["written", "skipped: too uncertain", "written",
+                          "skipped: too uncertain"])
+        self.assertIn("2 too uncertain", w.info_label.text())
+        written = [os.path.join(self.folder, self.names[i] + ".xmp") for i in (0, 2)]
+        got = subprocess.run([EXIFTOOL, "-json", "-n", "-GPSLatitude", "-GPSLongitude",
+                              "-GPSProcessingMethod", "-GPSHPositioningError", *written],
+                             capture_output=True, text=True, timeout=120, check=True)
+        for record, i in zip(json.loads(got.stdout), (0, 2)):
+            np.testing.assert_allclose((record["GPSLatitude"], record["GPSLongitude"]),
+                                       self.truth[i], atol=1e-7)
+            self.assertIn("predicted", record["GPSProcessingMethod"])
+            self.assertAlmostEqual(float(record["GPSHPositioningError"]), radius[i])
+        # a larger limit lets the 5 km prediction through; the unknown radius never
+        w.controls.max_radius_m.setValue(10_000)
+        self.wait_until_finished(timeout=60_000)
+        self.assertEqual(w.result.summary.skipped_uncertain, 1)
+        self.assertTrue(w.result.dry_run)
 
     def test_in_place_confirmation_is_not_a_setting(self):
         w = self.widget
