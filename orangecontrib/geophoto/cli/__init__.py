@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 from orangecontrib.geophoto import __version__
 
-SUBCOMMANDS = ("exif", "embed", "geolocate", "geocode", "kml", "photos2kml", "workflow")
+SUBCOMMANDS = ("exif", "embed", "geolocate", "geocode", "kml", "photos2kml", "workflow",
+               "write")
 
 
 class CommandError(Exception):

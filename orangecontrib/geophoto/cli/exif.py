@@ -6,6 +6,9 @@ import numpy as np
 from orangecontrib.geophoto.cli.common import (
     TerminalProgress, add_output_argument, collect_images, save_output,
 )
+from orangecontrib.geophoto.cli.write import (
+    add_write_geotags_option, write_options_or_none, write_placed_geotags,
+)
 
 
 def register(subparsers):
@@ -19,6 +22,13 @@ def register(subparsers):
                     "empty and named in the 'warning' column.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     add_output_argument(parser)
+    add_placement_options(parser)
+    add_write_geotags_option(parser)
+    parser.set_defaults(run=run)
+
+
+def add_placement_options(parser):
+    """Options to place photos without GPS, shared with ``photos2kml``."""
     place = parser.add_argument_group("placing photos without GPS")
     place.add_argument("--gpx", metavar="FILE", help="GPS track to place photos by time")
     place.add_argument("--track", metavar="TABLE",
@@ -31,7 +41,6 @@ def register(subparsers):
     place.add_argument("--neighbours", type=float, default=0.0, metavar="MINUTES",
                        help="place photos between geotagged photos taken within this many "
                             "minutes (default: off)")
-    parser.set_defaults(run=run)
 
 
 def placement_from_args(args):
@@ -56,9 +65,11 @@ def run(args) -> int:
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     placement = placement_from_args(args)
+    write_options = write_options_or_none(args)
     progress = TerminalProgress("reading metadata", args.quiet)
     table = geotag_table(table_from_paths(paths), placement=placement, on_progress=progress)
     progress.done()
+    table = write_placed_geotags(table, write_options, args)
     save_output(table, args.output)
     if not args.quiet:
         errors = sum(bool(e) for e in table.get_column(ERROR))
