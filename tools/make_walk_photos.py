@@ -1,5 +1,5 @@
-"""Build workflows/walk: photos without GPS and the GPS track of the walk on which they were
-taken, for the "Geotag photos from a GPS track" example (EXIF Geotag places them by the
+"""Build workflows/walk (photos without GPS) and workflows/walk.gpx (the GPS track of the walk
+on which they were taken; outside the photos' folder, which Import Images reads whole), for the "Geotag photos from a GPS track" example (EXIF Geotag places them by the
 track, Write Geotags writes the positions into XMP sidecars).
 
 The photos are copies of six of the bundled workflows/photos (made by make_sample_photos.py
@@ -30,7 +30,7 @@ OUT = os.path.join(ROOT, "workflows", "walk")
 # the first six photos of workflows/photos in time, 23 minutes apart
 CHOSEN = ["venice-0.jpg", "venice-47.jpg", "venice-74.jpg", "venice-1268.jpg",
           "venice-1538.jpg", "venice-1808.jpg"]
-TRACK = "track.gpx"
+TRACK = os.path.join(ROOT, "workflows", "walk.gpx")
 
 
 def copy_without_gps(src: str, dst: str) -> None:
@@ -80,8 +80,8 @@ def main():
         copy_without_gps(os.path.join(SOURCE, name), dst)
         assert not read_geotag(dst).has_position
         print(dst, file=sys.stderr)
-    write_gpx(os.path.join(OUT, TRACK), *track_points(tags))
-    print(os.path.join(OUT, TRACK), file=sys.stderr)
+    write_gpx(TRACK, *track_points(tags))
+    print(TRACK, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ COSINE = {"metric_id": 4}        # Orange.widgets.unsupervised.owdistances.Cosin
 TOP_4_CLUSTERS = {"selection_method": 2, "top_n": 4}  # Ward linkage (the default)
 RANDOM_80_20 = {"resampling": 2, "sample_size": 12, "n_repeats": 3}  # 10 x 80% / 20%
 # relative to the workflow, as Import Images' folder (EXIF Geotag resolves it so)
-WALK_TRACK = {"use_track": True, "gpx_path": "walk/track.gpx"}
+WALK_TRACK = {"use_track": True, "gpx_path": "walk.gpx"}
 
 
 def folder(name):
@@ -209,11 +209,13 @@ WORKFLOWS = {
         [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Data"),
          (2, "Data", 4, "Data")],
         {},
-        ("EXIF Geotag places the photos in walk/ on walk/track.gpx by their times. Write "
+        ("EXIF Geotag places the photos of walk/ on the track walk.gpx by their times. Write "
          "Geotags only previews until you press Write; then it writes a sidecar beside each "
-         "photo, into the installed walk/ folder (the sidecar convention: photo tools look "
-         "there). Point Import Images and the GPX file at your own photos and track.",
-         (100, 330, 660, 90))),
+         "photo (venice-0.jpg.xmp...), into this example's walk/ folder, where photo tools "
+         "look for them; run again, Import Images lists the sidecars too and EXIF Geotag "
+         "counts them as unreadable. Point Import Images and EXIF Geotag at your own photos "
+         "and track.",
+         (100, 330, 700, 110))),
 }
 
 
