@@ -209,12 +209,12 @@ WORKFLOWS = {
         [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Data"),
          (2, "Data", 4, "Data")],
         {},
-        ("EXIF Geotag places the photos of walk/ on the track walk.gpx by their times. Write "
-         "Geotags only previews until you press Write; then it writes a sidecar beside each "
-         "photo (venice-0.jpg.xmp...), into this example's walk/ folder, where photo tools "
-         "look for them; run again, Import Images lists the sidecars too and EXIF Geotag "
-         "counts them as unreadable. Point Import Images and EXIF Geotag at your own photos "
-         "and track.",
+        ("EXIF Geotag places the photos of walk/ on the GPS track walk.gpx by their capture "
+         "times. Write Geotags only previews until you press Write; then it writes an XMP "
+         "sidecar beside each photo (venice-0.jpg.xmp...), into this example's walk/ folder, "
+         "where photo tools look for them. (Import Images then lists the .xmp files too; EXIF "
+         "Geotag counts them as unreadable.) For your own photos, choose their folder in "
+         "Import Images and your GPX file in EXIF Geotag.",
          (100, 330, 700, 110))),
 }
 
