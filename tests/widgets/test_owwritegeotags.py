@@ -215,6 +215,7 @@ class TestOWWriteGeotags(WriteGeotagsTest):
             self.assertEqual(digest(self.folder)[name + "_original"], before[name])
         # the confirmation is spent: the next write into the originals needs it again
         self.assertFalse(w.confirmed)
+        self.assertFalse(w.controls.confirmed.isChecked())
         self.assertFalse(w.write_button.isEnabled())
         # leaving the mode and coming back does not arm it either
         w.controls.confirmed.click()
@@ -324,6 +325,9 @@ class TestStop(WriteGeotagsTest):
         w.write_button.click()
         self.assertTrue(w.stop_button.isEnabled())
         self.assertFalse(w.write_button.isEnabled())  # no second run on top of it
+        # the options are locked while files are written: a change would stop the write
+        self.assertFalse(w.options_box.isEnabled())
+        self.assertFalse(w.mode_box.isEnabled())
         self.assertRegex(w.info_label.text(), r"^[\d,]+ of 150 photos")
         QTest.qWait(50)
         w.stop_button.click()
@@ -340,9 +344,20 @@ class TestStop(WriteGeotagsTest):
         if new:
             read = exiftool_positions([os.path.join(self.folder, n) for n in new])
             self.assertTrue(all(v[0] is not None for v in read.values()))
+        self.assertTrue(w.options_box.isEnabled())
         # Write again finishes the job
         self.press(w.write_button, timeout=120_000)
         self.assertEqual(len(glob.glob(os.path.join(self.folder, "*.xmp"))), self.n)
+
+    def test_stopping_a_preview_says_nothing_was_written(self):
+        w = self.widget
+        self.send_signal(w.Inputs.data, self.data)
+        self.assertTrue(w.stop_button.isEnabled())
+        self.assertTrue(w.options_box.isEnabled())  # a preview never locks the options
+        w.stop_button.click()
+        self.assertRegex(w.info_label.text(),
+                         r"^Preview stopped after [\d,]+ of 150 photos; nothing written")
+        self.assertFalse(glob.glob(os.path.join(self.folder, "*.xmp")))
 
 
 class TestRelativePaths(WidgetTest):

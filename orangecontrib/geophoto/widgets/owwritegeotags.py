@@ -95,9 +95,11 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         self.result: Optional[Result] = None
         self.confirmed = False  # in place: never saved, cleared after each write
         self.problem = ""       # why Write is disabled, for Info
+        self.writing = False    # a Write (not a preview) is running
 
-        box = gui.radioButtons(self.controlArea, self, "mode", box="Write positions into",
-                               callback=self._mode_changed)
+        self.mode_box = box = gui.radioButtons(
+            self.controlArea, self, "mode", box="Write positions into",
+            callback=self._mode_changed)
         gui.appendRadioButton(box, MODE_LABELS[SIDECAR])
         gui.appendRadioButton(box, MODE_LABELS[COPY])
         row = gui.hBox(gui.indentedBox(box))
@@ -113,7 +115,7 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
             tooltip="Writing into the originals needs this each time; a backup of each "
                     "photo is kept beside it.")
 
-        box = gui.vBox(self.controlArea, "Options")
+        self.options_box = box = gui.vBox(self.controlArea, "Options")
         gui.spin(box, self, "max_radius_m", 10, 1_000_000, step=100,
                  label="Only predicted positions within:", suffix=" m",
                  alignment=Qt.AlignRight, callback=self._options_changed, controlWidth=90,
@@ -204,6 +206,10 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
     def _update_buttons(self):
         self.problem = self._write_problem()
         running = self.is_running()
+        self.writing = self.writing and running
+        # options stay as they are while files are written (a change would stop the write)
+        for box in (self.mode_box, self.options_box):
+            box.setEnabled(not self.writing)
         self.write_button.setEnabled(not self.problem and not running)
         self.write_button.setToolTip(f"To write: {self.problem}" if self.problem else
                                      f"Write the positions into {MODE_WORDS[self.mode]}")
@@ -244,6 +250,7 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
             self._update_buttons()
             return
         self.start_counted(len(self.data), run_write, self.data, self.options(dry_run))
+        self.writing = not dry_run
         self._update_buttons()
 
     def on_done(self, result: Result):
@@ -269,7 +276,8 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
     def on_stopped(self, how_far: str):
         self.info_label.setText(
             f"Stopped after {how_far}. Files written before the stop are complete and "
-            "kept; the others are untouched.")
+            "kept; the others are untouched." if self.writing else
+            f"Preview stopped after {how_far}; nothing written.")
         self.Outputs.data.send(None)
         self._update_buttons()
 
