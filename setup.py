@@ -32,6 +32,7 @@ INSTALL_REQUIRES = [
     "pillow-heif>=0.16",
     "piexif>=1.1.3",
     "gpxpy>=1.5",
+    "exiv2>=0.17",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
     "timezonefinder>=6.5",
     "reverse_geocoder>=1.5.1",
     "geopy>=2.4",

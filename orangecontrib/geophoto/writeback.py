@@ -155,19 +155,31 @@ class Unsupported(Exception):
     """exiv2 cannot write metadata into this file's format."""
 
 
-def _open(path: str, writing: bool):
-    """The exiv2 image at a local regular file, its metadata read. ``Unsupported`` for a
-    format exiv2 does not know (or cannot write, when ``writing``)."""
+def _open(source, writing: bool, name: str = ""):
+    """The exiv2 image of a file (a path: only its headers are read) or of its bytes, its
+    metadata read. ``Unsupported`` for a format exiv2 does not know (or cannot write, when
+    ``writing``)."""
     exiv2 = _exiv2()
-    kind = exiv2.ImageFactory.getType(path)
+    if isinstance(source, str):  # absolute: exiv2 must never take a name for a URL
+        source = os.path.abspath(source)
+    try:
+        kind = exiv2.ImageFactory.getType(source)
+    except exiv2.Exiv2Error:  # a file too short for any format's signature
+        kind = exiv2.ImageType.none
     if kind == exiv2.ImageType.none:
         raise Unsupported("not an image format exiv2 knows")
     if writing and any(exiv2.ImageFactory.checkMode(kind, md) != exiv2.AccessMode.amReadWrite
                        for md in (exiv2.MetadataId.Exif, exiv2.MetadataId.Xmp)):
-        raise Unsupported(f"exiv2 cannot write metadata into {_format_name(path, kind)} files")
-    image = exiv2.ImageFactory.open(path)
+        raise Unsupported("exiv2 cannot write metadata into "
+                          f"{_format_name(name or source, kind)} files")
+    image = exiv2.ImageFactory.open(source)
     image.readMetadata()
     return image
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _format_name(path: str, kind) -> str:
@@ -178,10 +190,38 @@ def _format_name(path: str, kind) -> str:
     return os.path.splitext(path)[1].lstrip(".").upper() or "such"
 
 
+_GPS_KEYS = ("Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLongitude",
+             "Xmp.exif.GPSLatitude", "Xmp.exif.GPSLongitude")
+
+
+def _gps_values(image) -> dict:
+    found = {}
+    for data in (image.exifData(), image.xmpData()):
+        for datum in data:
+            if datum.key() in _GPS_KEYS:
+                found[datum.key()] = datum.toString()
+    return found
+
+
 def _has_gps(image) -> bool:
-    keys = {d.key() for d in image.exifData()} | {d.key() for d in image.xmpData()}
-    return bool(keys & {"Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLongitude",
-                        "Xmp.exif.GPSLatitude", "Xmp.exif.GPSLongitude"})
+    """Whether the metadata hold a position; GPS 0/0, which cameras write without a fix
+    (and EXIF Geotag ignores), is none."""
+    return any(not _is_zero(text) for text in _gps_values(image).values())
+
+
+def _is_zero(text: str) -> bool:
+    """``0/1 0/1 0/1`` (EXIF) or ``0,0.0N`` (XMP)."""
+    try:
+        if "/" in text:
+            return all(int(part.split("/")[0]) == 0 for part in text.split())
+        return all(float(part) == 0 for part in text.rstrip("NSEWnsew").split(","))
+    except ValueError:
+        return False
+
+
+def _must_clear(image, options: WriteOptions) -> bool:
+    """Old GPS tags go when a position is overwritten, or when they hold only 0/0."""
+    return options.overwrite or bool(_gps_values(image))
 
 
 def _clear_gps(image) -> None:
@@ -385,57 +425,56 @@ def _write(row: GeotagRow, options: WriteOptions, target: str) -> WriteResult:
     if options.mode == "copy" and os.path.lexists(target):
         return WriteResult(row.path, FAILED, target,
                            f"{os.path.basename(target)} already exists in the output folder")
-    photo = _open(row.path, writing=True)  # read-only look: format and existing GPS
-    if _has_gps(photo) and not options.overwrite:
+    data = _read_bytes(row.path)
+    image = _open(data, writing=True, name=row.path)
+    if _has_gps(image) and not options.overwrite:
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
-    del photo
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    _write_file(row, options, target)
+    if _must_clear(image, options):
+        _clear_gps(image)
+    _set_exif(image.exifData(), row, options)
+    _set_xmp_source(image.xmpData(), row, options)
+    _commit(image, row, options, target)
     return WriteResult(row.path, WRITTEN, target)
 
 
 def _write_sidecar(row: GeotagRow, options: WriteOptions, target: str) -> WriteResult:
-    photo = _open(row.path, writing=False)
-    if _has_gps(photo) and not options.overwrite:
+    """Only the photo's headers are read; a sidecar there already keeps what it holds
+    (darktable's edits, digiKam's tags) and gets the position added."""
+    if _has_gps(_open(row.path, writing=False)) and not options.overwrite:
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
-    del photo
-    exists = os.path.lexists(target)
-    if exists and not options.overwrite and _has_gps(_open(target, writing=False)):
-        return WriteResult(row.path, TAGGED, target, "its sidecar has a GPS position")
+    if os.path.lexists(target):
+        data = _read_bytes(target)
+        image = _open(data, writing=True, name=target)
+        if _has_gps(image) and not options.overwrite:
+            return WriteResult(row.path, TAGGED, target, "its sidecar has a GPS position")
+    else:
+        image = _exiv2().ImageFactory.create(_exiv2().ImageType.xmp)
     if options.dry_run:
         return WriteResult(row.path, DRY_RUN, target)
-    _write_file(row, options, target, source=target if exists else None)
+    if _must_clear(image, options):
+        _clear_gps(image)
+    _set_xmp_gps(image.xmpData(), row, options)
+    _set_xmp_source(image.xmpData(), row, options)
+    _commit(image, row, options, target)
     return WriteResult(row.path, WRITTEN, target)
 
 
-def _write_file(row: GeotagRow, options: WriteOptions, target: str,
-                source: Optional[str] = "") -> None:
-    """Metadata into a temporary copy of ``source`` (the photo unless given; None: a new
-    sidecar) in the target's folder, synced, then renamed onto ``target``."""
+def _commit(image, row: GeotagRow, options: WriteOptions, target: str) -> None:
+    """The image's metadata written in memory (exiv2 copies the image data unchanged),
+    then to a temporary file in the target's folder, synced, and renamed onto ``target``;
+    for ``inplace``, after the backup."""
     from orangecontrib.geophoto.tables import atomic_path
-    exiv2 = _exiv2()
-    source = row.path if source == "" else source
-    sidecar = options.mode == "sidecar"
+    image.writeMetadata()
     backup = None
     try:
         with atomic_path(target) as tmp:
-            if source is None:
-                image = exiv2.ImageFactory.create(exiv2.ImageType.xmp, tmp)
-            else:
-                shutil.copyfile(source, tmp)
-                image = _open(tmp, writing=True)
-            if options.overwrite:
-                _clear_gps(image)
-            if sidecar:
-                _set_xmp_gps(image.xmpData(), row, options)
-            else:
-                _set_exif(image.exifData(), row, options)
-            _set_xmp_source(image.xmpData(), row, options)
-            image.writeMetadata()
-            del image
-            _sync(tmp)
-            if not sidecar and options.keep_mtime:
+            with open(tmp, "wb") as f, image.io().mmap() as data:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if options.mode != "sidecar" and options.keep_mtime:
                 st = os.stat(row.path)
                 os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
             if options.mode == "inplace" and options.backup:
@@ -445,14 +484,6 @@ def _write_file(row: GeotagRow, options: WriteOptions, target: str,
         if backup and os.path.samefile(backup, row.path):
             os.remove(backup)
         raise
-
-
-def _sync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _backup(path: str) -> Optional[str]:
@@ -480,6 +511,10 @@ def write_geotags(rows: Sequence[GeotagRow], options: WriteOptions,
                   should_stop: Callable[[], bool] = None) -> List[WriteResult]:
     """One WriteResult per row, in order. The output folder of ``copy`` is made first."""
     options.check()
+    try:
+        _exiv2()
+    except ImportError as ex:
+        raise ValueError("writing geotags needs python-exiv2: pip install exiv2") from ex
     on_progress = on_progress or no_progress
     if options.mode == "copy" and not options.dry_run:
         os.makedirs(options.out_dir, exist_ok=True)

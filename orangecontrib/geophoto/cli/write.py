@@ -103,8 +103,8 @@ def summary_line(summary, options, table=None) -> str:
     """``geotags: 8 written, 1 already tagged (XMP sidecars)``, and the first failure's
     reason when some failed."""
     where = {"sidecar": "XMP sidecars", "copy": f"copies in {options.out_dir}",
-             "inplace": "the photos" + ("" if options.backup or options.dry_run
-                                        else " (no backup)")}[options.mode]
+             "inplace": "in place" + ("" if options.backup or options.dry_run
+                                      else ", no backup")}[options.mode]
     line = f"geotags: {summary.counts_text()} ({where})"
     if summary.failed and table is not None:
         import os
