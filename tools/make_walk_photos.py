@@ -1,5 +1,6 @@
 """Build workflows/walk (photos without GPS) and workflows/walk.gpx (the GPS track of the walk
-on which they were taken; outside the photos' folder, which Import Images reads whole), for the "Geotag photos from a GPS track" example (EXIF Geotag places them by the
+on which they were taken; outside the photos' folder, which Import Images reads whole), for
+the "Geotag photos from a GPS track" example (EXIF Geotag places them by the
 track, Write Geotags writes the positions into XMP sidecars).
 
 The photos are copies of six of the bundled workflows/photos (made by make_sample_photos.py
