@@ -212,6 +212,18 @@ def test_existing_sidecar_keeps_what_it_had(tmp_path):
     assert statuses(again) == [TAGGED]  # the sidecar now has a position
 
 
+def test_a_file_in_the_sidecars_place_that_is_not_xmp_is_left_alone(tmp_path):
+    table, paths, _ = placed_table(tmp_path, n=1)
+    with open(paths[0] + ".xmp", "w", encoding="utf-8") as f:
+        f.write("my notes about this photo")
+    out, _ = write_geotags_table(table, WriteOptions(overwrite=True))
+    assert statuses(out) == [FAILED]
+    assert out.get_column(REASON_COLUMN)[0] == f"{os.path.basename(paths[0])}.xmp is there " \
+                                               "and is not XMP"
+    with open(paths[0] + ".xmp", encoding="utf-8") as f:
+        assert f.read() == "my notes about this photo"
+
+
 def formats_folder(tmp_path):
     """One Venice photo as PNG, WebP, TIFF, HEIC, GIF and BMP."""
     from PIL import Image

@@ -446,7 +446,11 @@ def _write_sidecar(row: GeotagRow, options: WriteOptions, target: str) -> WriteR
         return WriteResult(row.path, TAGGED, reason="the photo has a GPS position")
     if os.path.lexists(target):
         data = _read_bytes(target)
-        image = _open(data, writing=True, name=target)
+        try:
+            image = _open(data, writing=True, name=target)
+        except Unsupported:
+            return WriteResult(row.path, FAILED, target,
+                               f"{os.path.basename(target)} is there and is not XMP")
         if _has_gps(image) and not options.overwrite:
             return WriteResult(row.path, TAGGED, target, "its sidecar has a GPS position")
     else:
