@@ -300,6 +300,20 @@ class TestOWWriteGeotags(WriteGeotagsTest):
         self.assertEqual(w.result.summary.written, 0)
         self.assertEqual(w.result.summary.skipped_tagged, self.n)
 
+    def test_photos_that_carry_gps_are_not_written_back(self):
+        """The bundled photos read by EXIF Geotag: their positions came from the photos,
+        so there is nothing to write (and Info says so, not "press Write")."""
+        from orangecontrib.geophoto.datasets import SAMPLE_PHOTOS, sample_photo_paths
+        from orangecontrib.geophoto.tables import table_from_paths
+        before = digest(SAMPLE_PHOTOS)
+        out = self.send_and_wait(geotag_table(table_from_paths(sample_photo_paths())))
+        summary = self.widget.result.summary
+        self.assertEqual((summary.written, summary.skipped_tagged, summary.unlocated), (0, 8, 1))
+        self.assertIn("Nothing to write", self.widget.info_label.text())
+        self.assertNotIn("press Write", self.widget.info_label.text().replace("Press", "press"))
+        self.assertEqual(len(out), 9)
+        self.assertEqual(digest(SAMPLE_PHOTOS), before)
+
     def test_no_image_column(self):
         self.send_signal(self.widget.Inputs.data, Table("iris"))
         self.assertTrue(self.widget.Error.no_image_column.is_shown())

@@ -35,7 +35,10 @@ SIDECAR, COPY, INPLACE = (MODES.index(m) for m in ("sidecar", "copy", "inplace")
 MODE_LABELS = {SIDECAR: "XMP sidecars (originals untouched)",
                COPY: "Copies into a folder:",
                INPLACE: "In place (after a backup)"}
-MODE_WORDS = {SIDECAR: "XMP sidecars", COPY: "copies", INPLACE: "photos changed in place"}
+MODE_TOOLTIPS = {SIDECAR: "into XMP sidecars beside the photos",
+                 COPY: "into copies of the photos in the folder",
+                 INPLACE: "into the photos themselves, keeping a backup of each"}
+MODE_WORDS = {SIDECAR: "XMP sidecars", COPY: "copies", INPLACE: "in place"}
 
 
 class Result(NamedTuple):
@@ -212,7 +215,7 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
             box.setEnabled(not self.writing)
         self.write_button.setEnabled(not self.problem and not running)
         self.write_button.setToolTip(f"To write: {self.problem}" if self.problem else
-                                     f"Write the positions into {MODE_WORDS[self.mode]}")
+                                     "Write the positions " + MODE_TOOLTIPS[self.mode])
         self.preview_button.setEnabled(self.data is not None and not running)
         if self.result is not None and not running:
             self.info_label.setText(self._summary())
@@ -298,7 +301,9 @@ class OWWriteGeotags(OWWidget, StoppableTaskMixin, ConcurrentWidgetMixin):
         failures = self._failures()
         if failures:
             lines.append("Not written: " + failures)
-        if r.dry_run:
+        if r.dry_run and not s.written:
+            lines.append("Nothing to write with these options.")
+        elif r.dry_run:
             lines.append("Nothing written yet. " + (
                 f"To write: {self.problem}" if self.problem else "Press Write to write."))
         elif r.mode == SIDECAR:
