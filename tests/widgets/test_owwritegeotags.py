@@ -187,6 +187,28 @@ class TestOWWriteGeotags(WriteGeotagsTest):
         self.assertIn(copies, w.info_label.text())
         self.assertTrue(any(copies in str(v) for v in out.get_column("written to")))
 
+    def test_a_failed_row_is_a_warning_with_its_reason_in_info(self):
+        """A copy never replaces a file already in the folder: that row fails, the others
+        are written, and Info names the photo and why."""
+        w = self.widget
+        copies = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, copies, ignore_errors=True)
+        taken = os.path.join(copies, self.names[1])
+        with open(taken, "wb") as f:
+            f.write(b"someone else's file")
+        w.mode, w.out_dir = COPY, copies
+        self.send_and_wait()
+        out = self.press(w.write_button)
+        self.assertEqual((w.result.summary.written, w.result.summary.failed), (self.n - 1, 1))
+        self.assertTrue(w.Warning.failed_rows.is_shown())
+        self.assertIn("1 photo failed", str(w.Warning.failed_rows.formatted))
+        self.assertIn(f"Not written: {self.names[1]} ({self.names[1]} already exists",
+                      w.info_label.text())
+        with open(taken, "rb") as f:
+            self.assertEqual(f.read(), b"someone else's file")
+        status = out.domain["write status"]
+        self.assertEqual(status.str_val(out.get_column(status)[1]), "failed")
+
     def test_in_place_needs_its_confirmation_every_time(self):
         w = self.widget
         self.send_and_wait()
