@@ -80,7 +80,7 @@ if __name__ == "__main__":
             "orangecontrib.geophoto.embedders": ["*.tsv"],
             # the example workflows and the photos they import, relative to themselves
             "orangecontrib.geophoto.tutorials": ["*.ows", "*.md", "photos/*", "places/*/*",
-                                                 "new-photos/*", "swipes/*/*"],
+                                                 "new-photos/*", "swipes/*/*", "walk/*", "*.gpx"],
             "orangecontrib.geophoto.widgets": ["icons/*.svg"],
         },
         data_files=documentation_files(),

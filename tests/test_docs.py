@@ -26,7 +26,9 @@ def widget_classes():
     from orangecontrib.geophoto.widgets.owkmlexport import OWKMLExport
     from orangecontrib.geophoto.widgets.owlocalembedder import OWLocalEmbedder
     from orangecontrib.geophoto.widgets.owreversegeocode import OWReverseGeocode
-    return [OWExifGeotag, OWLocalEmbedder, OWGeoClassifier, OWReverseGeocode, OWKMLExport]
+    from orangecontrib.geophoto.widgets.owwritegeotags import OWWriteGeotags
+    return [OWExifGeotag, OWLocalEmbedder, OWGeoClassifier, OWReverseGeocode, OWKMLExport,
+            OWWriteGeotags]
 
 
 def test_f1_help_opens_every_widget_page(built):

@@ -28,6 +28,7 @@ EMBED = "orangecontrib.geophoto.widgets.owlocalembedder.OWLocalEmbedder"
 GEOCLS = "orangecontrib.geophoto.widgets.owgeoclassifier.OWGeoClassifier"
 GEOCODE = "orangecontrib.geophoto.widgets.owreversegeocode.OWReverseGeocode"
 KML = "orangecontrib.geophoto.widgets.owkmlexport.OWKMLExport"
+WRITE = "orangecontrib.geophoto.widgets.owwritegeotags.OWWriteGeotags"
 GEOMAP = "orangecontrib.geo.widgets.owmap.OWMap"
 TABLE = "Orange.widgets.data.owtable.OWTable"
 SELECT = "Orange.widgets.data.owselectcolumns.OWSelectAttributes"
@@ -43,6 +44,8 @@ FIRE9 = {"squeezenet_layer": 1}  # fire9: better than pool10 for retrieval and p
 COSINE = {"metric_id": 4}        # Orange.widgets.unsupervised.owdistances.Cosine
 TOP_4_CLUSTERS = {"selection_method": 2, "top_n": 4}  # Ward linkage (the default)
 RANDOM_80_20 = {"resampling": 2, "sample_size": 12, "n_repeats": 3}  # 10 x 80% / 20%
+# relative to the workflow, as Import Images' folder (EXIF Geotag resolves it so)
+WALK_TRACK = {"use_track": True, "gpx_path": "walk.gpx"}
 
 
 def folder(name):
@@ -80,6 +83,7 @@ TITLES = {
     "photos-to-google-earth": "Photos to Google Earth",
     "where-was-it-taken": "Where was it taken?",
     "places-and-recommendations": "City recognition and recommendations",
+    "geotag-from-a-track": "Geotag photos from a GPS track",
 }
 
 WORKFLOWS = {
@@ -192,6 +196,26 @@ WORKFLOWS = {
          "the photos a user swiped. Place Ranking lists the places to recommend; the "
          "dendrogram shows which places look alike.",
          (100, 500, 660, 90))),
+    "geotag-from-a-track": (
+        "Geotag photos from a GPS track: photos taken without GPS are placed on the GPS track "
+        "recorded on the same walk, by their capture times; Write Geotags writes the "
+        "positions into XMP sidecars beside the photos, which Lightroom, darktable, digiKam "
+        "and exiftool read, and KML Export makes a Google Earth file of them.",
+        [(IMPORT, "Import Images (photos without GPS)", (100, 150), folder("walk")),
+         (EXIF, "EXIF Geotag (GPX track)", (320, 150), WALK_TRACK),
+         (WRITE, "Write Geotags", (540, 150), {}),
+         (KML, "KML Export", (760, 70), {}),
+         (TABLE, "Data Table (write status)", (760, 230), {})],
+        [(0, "Data", 1, "Data"), (1, "Data", 2, "Data"), (2, "Data", 3, "Data"),
+         (2, "Data", 4, "Data")],
+        {},
+        ("EXIF Geotag places the photos of walk/ on the GPS track walk.gpx by their capture "
+         "times. Write Geotags only previews until you press Write; then it writes an XMP "
+         "sidecar beside each photo (venice-0.jpg.xmp...), into this example's walk/ folder, "
+         "where photo tools look for them. (Import Images then lists the .xmp files too; EXIF "
+         "Geotag counts them as unreadable.) For your own photos, choose their folder in "
+         "Import Images and your GPX file in EXIF Geotag.",
+         (100, 330, 700, 110))),
 }
 
 

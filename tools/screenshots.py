@@ -3,7 +3,9 @@ the example workflows ran on the bundled photos (run by a maintainer; the PNGs a
 committed). Take them under Xvfb to see what a user sees:
 
     QT_QPA_PLATFORM=xcb QT_XCB_GL_INTEGRATION=none xvfb-run -a -s "-screen 0 1600x1000x24" \\
-        .venv/bin/python tools/screenshots.py [widgets] [workflows]
+        .venv/bin/python tools/screenshots.py [widgets] [workflows] [WORKFLOW-NAME ...]
+
+(names of example workflows, e.g. geotag-from-a-track, limit it to those.)
 
 - doc/widgets/images/<widget>.png: each geophoto widget as its example workflow shows it;
 - doc/images/workflows/<workflow>.png: each example workflow on the canvas;
@@ -25,6 +27,7 @@ WIDGET_SHOTS = {
     "kml-export": ("photos-to-google-earth", "KML Export"),
     "geo-classifier": ("where-was-it-taken", "Geo Classifier"),
     "geo-classifier-places": ("places-and-recommendations", "Geo Classifier"),
+    "write-geotags": ("geotag-from-a-track", "Write Geotags"),
 }
 
 
@@ -82,7 +85,9 @@ def shoot_widget(app, widget, path):
     widget.hide()
 
 
-def main(parts):
+def main(args):
+    parts = [a for a in args if a in ("widgets", "workflows")]
+    names = [a for a in args if a not in parts]
     from AnyQt.QtWidgets import QApplication
     from orangecanvas import config as canvas_config
     from Orange.canvas.config import Config
@@ -94,6 +99,8 @@ def main(parts):
     os.makedirs(WORKFLOW_OUT, exist_ok=True)
     for path in sorted(glob.glob(os.path.join(ROOT, "workflows", "*.ows"))):
         name = os.path.basename(path)[:-4]
+        if names and name not in names:
+            continue
         window, document = open_in_canvas(path, registry)
         if not parts or "workflows" in parts:
             render_scene(document.scene(), os.path.join(WORKFLOW_OUT, f"{name}.png"))

@@ -110,6 +110,13 @@ def _saved_on_arrival(widget, tmp_path, _):
     assert (tmp_path / "exports" / "photos.kml").exists()  # auto save ran on the new input
 
 
+def _nothing_written(widget, tmp_path, _):
+    """Reopening a workflow previews; it never writes (and never arms writing in place)."""
+    assert widget.result is not None and widget.result.dry_run
+    assert not (tmp_path / "copies").exists()
+    assert widget.confirmed is False
+
+
 CASES = {
     "OWExifGeotag": Case(
         WIDGETS + "owexifgeotag.OWExifGeotag", "images",
@@ -134,6 +141,10 @@ CASES = {
              filter="Google Earth KML (*.kml)", stored_path=None, stored_name="photos.kml",
              auto_save=True),
         setup=_export_folder, check=_saved_on_arrival),
+    "OWWriteGeotags": Case(
+        WIDGETS + "owwritegeotags.OWWriteGeotags", "geotagged",
+        dict(mode=1, out_dir="copies", max_radius_m=250, overwrite=True, keep_mtime=False),
+        check=_nothing_written),
     "OWGeoClassifier": Case(
         WIDGETS + "owgeoclassifier.OWGeoClassifier", "embedded",
         dict(lat_var="longitude", lon_var="latitude", place_var="category", method=2,

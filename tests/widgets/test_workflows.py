@@ -19,6 +19,7 @@ TITLES = {  # the seeds' scenarios, as the issue names them
     "places-and-recommendations.ows": "City recognition and recommendations",
     "where-was-it-taken.ows": "Where was it taken?",
     "workshop-clustering.ows": "Workshop clustering",
+    "geotag-from-a-track.ows": "Geotag photos from a GPS track",
 }
 EXPECTED = sorted(name[:-4] for name in TITLES)
 
@@ -218,3 +219,67 @@ def test_places_and_recommendations(run):
     assert distances.shape == (4, 4)
     probabilities = workflow.output_value(scheme, "Geo Classifier", "Predictions")
     assert len(probabilities) == 8 and "place (predicted)" in probabilities.domain
+
+
+def test_geotag_from_a_track(registry, tmp_path):
+    """Photos without GPS placed by the walk's GPX track, previewed, written into XMP
+    sidecars beside the photos only on Write, and exported to Google Earth. Run on a copy
+    of the example's folder: Write writes where the workflow is."""
+    import json
+    import shutil
+    import subprocess
+    import zipfile
+    from orangecanvas.scheme import SchemeTextAnnotation
+    from orangecontrib.geophoto.exif import read_geotag
+    for name in ("walk", "photos"):
+        shutil.copytree(os.path.join(FOLDER, name), tmp_path / name)
+    for name in ("walk.gpx", "geotag-from-a-track.ows"):
+        shutil.copy(os.path.join(FOLDER, name), tmp_path / name)
+    scheme = workflow.load_scheme(str(tmp_path / "geotag-from-a-track.ows"), registry)
+    try:
+        workflow.run_until_settled(scheme)
+        assert workflow.messages(scheme, ("error", "warning")) == []
+        placed = workflow.output_value(scheme, "EXIF Geotag (GPX track)", "Data")
+        assert len(placed) == 6
+        source = placed.domain["position source"]
+        assert {source.str_val(v) for v in placed.get_column(source)} == {"track"}
+        # near where the photos were taken (the positions in the originals in photos/)
+        for row in placed:
+            truth = read_geotag(str(tmp_path / "photos" / str(row["image"])))
+            assert abs(row["latitude"] - truth.latitude) < 5e-4
+            assert abs(row["longitude"] - truth.longitude) < 5e-4
+        # the note on the canvas says where the sidecars go
+        (note,) = [a for a in scheme.annotations if isinstance(a, SchemeTextAnnotation)]
+        assert "walk/" in note.text and "sidecar" in note.text
+        # only a preview so far: nothing written
+        write = workflow.widget_by_title(scheme, "Write Geotags")
+        assert write.result.dry_run and write.result.summary.written == 6
+        assert not list((tmp_path / "walk").glob("*.xmp"))
+        write.write_button.click()
+        workflow.wait_for_widget(write)
+        assert not write.result.dry_run and write.result.summary.written == 6
+        sidecars = sorted((tmp_path / "walk").glob("*.jpg.xmp"))
+        assert len(sidecars) == 6
+        if shutil.which("exiftool"):
+            out = subprocess.run(["exiftool", "-json", "-n", "-GPSLatitude", "-GPSLongitude",
+                                  *map(str, sidecars)], capture_output=True, text=True,
+                                 timeout=120, check=True)
+            read = {os.path.basename(r["SourceFile"])[:-4]: (r["GPSLatitude"],
+                                                             r["GPSLongitude"])
+                    for r in json.loads(out.stdout)}
+            for row in placed:
+                np.testing.assert_allclose(read[str(row["image"])],
+                                           (row["latitude"], row["longitude"]), atol=1e-7)
+        workflow.run_until_settled(scheme)
+        export = workflow.widget_by_title(scheme, "KML Export")
+        export.filename = str(tmp_path / "walk.kmz")
+        export.do_save()
+        workflow.wait_for_widget(export)
+        with zipfile.ZipFile(tmp_path / "walk.kmz") as kmz:
+            kml = kmz.read("doc.kml").decode("utf-8")
+        assert kml.count("<Placemark") == 6 and export.summary.placemarks == 6
+        status = workflow.output_value(scheme, "Write Geotags", "Data")
+        var = status.domain["write status"]
+        assert {var.str_val(v) for v in status.get_column(var)} == {"written"}
+    finally:
+        workflow.dispose(scheme)

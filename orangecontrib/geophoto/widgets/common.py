@@ -1,6 +1,8 @@
-"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder) and long runs
-with a Cancel button, progress in words in the Info box and messages that fit (EXIF Geotag,
-Local Embedder, Geo Classifier, KML Export)."""
+"""Pieces shared by the widgets: the image column (EXIF Geotag, Local Embedder), paths
+relative to the workflow (EXIF Geotag's GPX file, Write Geotags' folder) and long runs with
+a Cancel button, progress in words in the Info box and messages that fit (every widget with
+long work)."""
+import os
 import time
 from typing import NamedTuple, Optional
 
@@ -33,6 +35,16 @@ def set_image_data(widget, data):
     widget.Error.no_image_column(shown=data is not None and not candidates)
     if data is not None and candidates:
         widget.openContext(data)
+
+
+def workflow_path(widget, path: str) -> str:
+    """``path`` as typed, with ``~`` expanded; a relative one is relative to the folder of
+    the widget's workflow, so an example workflow finds its files wherever it is installed."""
+    path = os.path.expanduser(path.strip())
+    basedir = widget.workflowEnv().get("basedir")
+    if path and not os.path.isabs(path) and basedir:
+        path = os.path.join(basedir, path)
+    return path
 
 
 # Messages are one short sentence (about 30 characters; details go after a newline, shown

@@ -17,7 +17,7 @@ from Orange.widgets.widget import Input, Msg, Output, OWWidget
 from orangecontrib.geophoto.exif import ERROR, LATITUDE, POSITION_SOURCE, geotag_table
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.widgets.common import (
-    RunControls, image_column_combo, reporting_progress, set_image_data,
+    RunControls, image_column_combo, reporting_progress, set_image_data, workflow_path,
 )
 from orangecontrib.geophoto.tables import subset
 from orangecontrib.geophoto.track import (
@@ -175,7 +175,7 @@ class OWExifGeotag(OWWidget, RunControls, ConcurrentWidgetMixin):
                 if self.track_data is not None:
                     track = track_from_table(self.track_data)
                 elif self.gpx_path:
-                    track = track_from_gpx(self.gpx_path)
+                    track = track_from_gpx(workflow_path(self, self.gpx_path))
                 else:
                     self.Warning.no_track()
                     self.track_problem = "connect a Track input or choose a GPX file."
