@@ -27,7 +27,6 @@ INSTALL_REQUIRES = [
     "geopandas>=1.0",
     "pyogrio>=0.9",
     "shapely>=2.0",
-    "simplekml>=1.3.6",
     "Pillow>=10",
     "pillow-heif>=0.16",
     "piexif>=1.1.3",
