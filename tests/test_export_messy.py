@@ -16,6 +16,7 @@ import pytest
 from Orange.data import ContinuousVariable, Domain, StringVariable, Table
 from Orange.widgets.tests.base import WidgetTest
 
+from orangecontrib.geophoto.cli import main
 from orangecontrib.geophoto.export import ExportOptions, export
 from orangecontrib.geophoto.geocode import reverse_geocode, reverse_geocode_table
 from orangecontrib.geophoto.tables import find_image_column, read_table, write_table
@@ -260,3 +261,22 @@ class TestWidgetMessages(WidgetTest):
         self.assertIn("1 row", str(widget.Warning.without_position))
         self.assertEqual(len(pyogrio.read_dataframe(widget.filename)), 1)
         shutil.rmtree(folder)
+
+
+def test_balloons_show_a_copied_column_once(tmp_path):
+    """EXIF Geotag adds its own width/height beside Import Images' ("width (1)"): the
+    command's balloons, like the widget's, show each fact once, and a copy whose values
+    differ stays."""
+    from orangecontrib.geophoto.datasets import sample_photo_paths
+    from orangecontrib.geophoto.exif import geotag_table
+    from orangecontrib.geophoto.tables import table_from_paths, write_table
+    tagged = geotag_table(table_from_paths(sample_photo_paths()))
+    twice = geotag_table(tagged)  # every geotag column again, as "latitude (1)"...
+    assert "width (1)" in [v.name for v in twice.domain.metas]
+    path = str(tmp_path / "twice.pkl")
+    write_table(twice, path)
+    out = str(tmp_path / "twice.kml")
+    assert main(["-q", "kml", path, "-o", out]) == 0
+    with open(out, encoding="utf-8") as f:
+        kml = f.read()
+    assert "width" in kml and "width (1)" not in kml

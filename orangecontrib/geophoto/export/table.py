@@ -16,7 +16,8 @@ LAT_PRED, LON_PRED = "latitude (predicted)", "longitude (predicted)"
 UNCERTAINTY = "uncertainty (m)"
 TIME_COLUMN = "time (UTC)"
 NAME, PLACE = "name", "place"
-NOT_IN_BALLOONS = ("error",)
+NOT_IN_BALLOONS = ("error", "time source")
+_COPY = re.compile(r"^(.+) \((\d+)\)$")  # "width (1)": a unique name Orange gave a copy
 
 
 def columns_by_name(data) -> Dict[str, object]:
@@ -132,10 +133,29 @@ def placemark_names(data, template: str = "", rows=None,
             for i, row in enumerate(rows)]
 
 
+def without_copies(data, variables: list) -> list:
+    """Leave out a column that repeats another under a unique name with the same values
+    (``width (1)`` beside ``width`` when EXIF Geotag adds its own size to Import Images'),
+    so a balloon shows each fact once."""
+    by_name = {v.name: v for v in variables}
+    kept = []
+    for var in variables:
+        match = _COPY.match(var.name)
+        original = by_name.get(match.group(1)) if match else None
+        if original is not None:
+            cells = column_cells(data, [var, original])
+            if cells[var.name] == cells[original.name]:
+                continue
+        kept.append(var)
+    return kept
+
+
 def balloon_columns(data, chosen: Optional[Sequence[str]]) -> list:
-    """The chosen columns, or every visible one but the error reason."""
+    """The chosen columns, or every visible one but the error reason, the time source and
+    columns that only repeat another."""
     if chosen is None:
-        return [v for v in visible_columns(data) if v.name not in NOT_IN_BALLOONS]
+        return without_copies(data, [v for v in visible_columns(data)
+                                     if v.name not in NOT_IN_BALLOONS])
     columns = columns_by_name(data)
     unknown = [c for c in chosen if c not in columns]
     if unknown:

@@ -7,7 +7,6 @@ input, a new save or closing the widget cancels a running export, and a cancelle
 leaves no file (the core writes a temporary file and renames it only when complete).
 """
 import os
-import re
 from typing import List, Optional
 
 from AnyQt.QtCore import Qt
@@ -26,7 +25,7 @@ from Orange.widgets.widget import Input, Msg
 from orangecontrib.geophoto.export import ExportOptions, ExportSummary, export
 from orangecontrib.geophoto.export.privacy import position_status
 from orangecontrib.geophoto.export.table import (
-    balloon_columns, column_cells, template_fields, visible_columns,
+    template_fields, visible_columns,
 )
 from orangecontrib.geophoto.progress import Cancelled
 from orangecontrib.geophoto.tables import find_image_column
@@ -57,24 +56,6 @@ def group_candidates(data: Optional[Table]) -> List[Variable]:
     return result
 
 
-_COPY = re.compile(r"^(.+) \((\d+)\)$")
-
-
-def without_copies(data: Table, variables: List[Variable]) -> List[Variable]:
-    """Leave out a column that repeats another under a unique name with the same values
-    (``width (1)`` beside ``width`` when EXIF Geotag adds its own size to Import Images'),
-    so a balloon shows each fact once."""
-    by_name = {v.name: v for v in variables}
-    kept = []
-    for var in variables:
-        match = _COPY.match(var.name)
-        original = by_name.get(match.group(1)) if match else None
-        if original is not None:
-            cells = column_cells(data, [var, original])
-            if cells[var.name] == cells[original.name]:
-                continue
-        kept.append(var)
-    return kept
 
 
 def template_problem(template: str, names) -> Optional[str]:
@@ -273,9 +254,7 @@ class OWKMLExport(OWSaveBase, RunControls, ConcurrentWidgetMixin):
             name_template=self.name_template.strip(),
             group=self.group_var.name if self.group_var is not None else None,
             thumbnail_size=self.thumbnail_size, time_line=self.time_line,
-            balloon_columns=[v.name for v in without_copies(
-                self.data, balloon_columns(self.data, [v.name for v in self.balloon_vars]
-                                           or None))],
+            balloon_columns=[v.name for v in self.balloon_vars] or None,
             uncertainty_circles=self.uncertainty_circles,
             privacy_grid_m=self.privacy_grid_m if self.privacy == 1 else 0,
             privacy_to_place=self.privacy == 2,
