@@ -36,7 +36,8 @@ def test_widget_error_fails_the_command_and_names_the_widget(tmp_path):
     (tmp_path / "broken.ows").write_text(broken, encoding="utf-8")
     done = geophoto("workflow", str(tmp_path / "broken.ows"))
     assert done.returncode == 1
-    assert "Geo Classifier: error: Training data has no features" in done.stdout
+    assert "Geo Classifier: error: No features: embed the photos.\n" in done.stdout
+    assert "connect it through the Local Embedder" not in done.stdout  # details stay out
 
 
 def test_missing_file_is_a_clear_error(tmp_path):

@@ -205,8 +205,9 @@ def messages_of(node, severities=("error", "warning")) -> List[NodeMessage]:
     found = []
     for message in node.state_messages():
         severity = names.get(message.severity, "information")
-        if message.contents and severity in severities:
-            found.append(NodeMessage(node.title, severity, message.contents))
+        if message.contents and severity in severities:  # the message, not its details
+            found.append(NodeMessage(node.title, severity,
+                                     message.contents.strip().splitlines()[0]))
     return found
 
 
