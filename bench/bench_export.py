@@ -146,7 +146,7 @@ def count_features(path) -> int:
     count = 0
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.startswith('{"type": "Feature"'):
+            if line.replace(" ", "").startswith('{"type":"Feature"'):  # ours or GDAL's
                 feature = json.loads(line.rstrip().rstrip(","))
                 assert feature["geometry"]["type"] == "Point"
                 count += 1
