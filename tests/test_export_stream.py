@@ -197,9 +197,9 @@ def test_no_located_rows_gives_an_empty_layer(tmp_path, ext):
     assert len(read_back(path)) == 0
 
 
-def test_gpkg_written_in_chunks_reads_back_whole(tmp_path, monkeypatch):
-    """GeoPackage appended a chunk at a time: every row, a column missing in the first
-    chunk still typed from the later ones."""
+def test_gpkg_streamed_in_batches_reads_back_whole(tmp_path, monkeypatch):
+    """GeoPackage streamed to GDAL in record batches: every row, a column missing in the
+    first batch still filled from the later ones, UTC times typed, a spatial index."""
     monkeypatch.setattr(vector, "CHUNK", 100)
     data = venice_table(1000)
     note = ["" if i < 500 else f"note {i}" for i in range(1000)]
@@ -210,6 +210,10 @@ def test_gpkg_written_in_chunks_reads_back_whole(tmp_path, monkeypatch):
     assert len(frame) == 1000
     assert list(frame["note"][500:]) == note[500:]
     np.testing.assert_allclose(frame.geometry.y, data.get_column("latitude"))
+    assert str(frame["time (UTC)"].dtype) == "datetime64[ms, UTC]"
+    column = pyogrio.read_info(path)["geometry_name"]
+    index = pyogrio.read_dataframe(path, sql=f"SELECT HasSpatialIndex('photos', '{column}')")
+    assert index.iloc[0, 0] == 1
 
 
 def test_cli_writes_geoparquet(tmp_path):

@@ -4,7 +4,7 @@ All three are streamed: rows are converted and written a chunk at a time into th
 temporary file beside the target, so a million rows need little more memory than the
 table itself. GeoJSON is written feature by feature as text; GeoParquet (1.1) in row groups
 with pyarrow, a WKB point column and the "geo" file metadata, so geopandas, GDAL and
-DuckDB read points; GeoPackage through GDAL (pyogrio), appending a chunk at a time.
+DuckDB read points; GeoPackage by GDAL (pyogrio) from the same Arrow batches, streamed.
 """
 import json
 import os
@@ -14,7 +14,7 @@ import numpy as np
 from orangecontrib.geophoto.export.options import ExportOptions, ExportSummary
 from orangecontrib.geophoto.export.privacy import exported_positions
 from orangecontrib.geophoto.export.table import cell, iso, values_of, visible_columns
-from orangecontrib.geophoto.progress import check_stop, no_progress
+from orangecontrib.geophoto.progress import Cancelled, check_stop, no_progress
 from orangecontrib.geophoto.tables import atomic_path, printable
 
 VECTOR_EXTENSIONS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG",
@@ -28,7 +28,8 @@ GEOJSON_CRS = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:C
 def write_vector(data, path: str, options: ExportOptions = None, on_progress=None,
                  should_stop=None) -> ExportSummary:
     """Points with every visible column (features such as n0... left out); times as ISO
-    8601 UTC text (GeoParquet: UTC timestamps), discrete values as their labels. Rows
+    8601 UTC text (GeoParquet, GeoPackage: UTC timestamps), discrete values as their
+    labels. Rows
     without a position, or with an impossible one, are left out and counted in the
     summary."""
     options = options or ExportOptions()
@@ -141,45 +142,64 @@ def geo_metadata(column: str, lat: np.ndarray, lon: np.ndarray) -> dict:
     return {"version": "1.1.0", "primary_column": column, "columns": {column: meta}}
 
 
+def _arrow_schema(columns):
+    """The columns' Arrow types and a WKB point column named "geometry" (or a free name);
+    ``(schema, geometry column name)``."""
+    import pyarrow as pa
+    from Orange.data.util import get_unique_names
+    geometry = get_unique_names([var.name for var, _ in columns], "geometry")
+    schema = pa.schema([pa.field(var.name, _arrow_type(var)) for var, _ in columns]
+                       + [pa.field(geometry, pa.binary())])
+    return schema, geometry
+
+
+def _arrow_batches(schema, exported, columns, size, on_progress, should_stop):
+    """Record batches of ``size`` located rows, made one at a time as they are asked for."""
+    import pyarrow as pa
+    for rows in _chunks(exported.located, size, on_progress, should_stop):
+        arrays = [_arrow_values(var, column[rows]) for var, column in columns]
+        arrays.append(wkb_points(exported.lon[rows], exported.lat[rows]))
+        yield pa.record_batch(arrays, schema=schema)
+
+
 def _write_geoparquet(tmp, exported, columns, on_progress, should_stop):
     """Row groups of ``ROW_GROUP`` rows; the "geo" metadata goes in the schema, known
     before the first row (the positions are already in memory)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
-    from Orange.data.util import get_unique_names
-    names = [var.name for var, _ in columns]
-    geometry = get_unique_names(names, "geometry")
     located = exported.located
+    schema, geometry = _arrow_schema(columns)
     geo = geo_metadata(geometry, exported.lat[located], exported.lon[located])
-    schema = pa.schema([pa.field(var.name, _arrow_type(var)) for var, _ in columns]
-                       + [pa.field(geometry, pa.binary())],
-                       metadata={"geo": json.dumps(geo)})
+    schema = schema.with_metadata({"geo": json.dumps(geo)})
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for rows in _chunks(located, ROW_GROUP, on_progress, should_stop):
-            arrays = [_arrow_values(var, column[rows]) for var, column in columns]
-            arrays.append(wkb_points(exported.lon[rows], exported.lat[rows]))
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        for batch in _arrow_batches(schema, exported, columns, ROW_GROUP, on_progress,
+                                    should_stop):
+            writer.write_batch(batch)
 
 
 # --- GeoPackage ----------------------------------------------------------------------------
 
 def _write_geopackage(tmp, exported, columns, on_progress, should_stop):
-    """A layer "photos", appended to a chunk at a time through GDAL."""
-    import geopandas
-    import pandas as pd
+    """A layer "photos" written by GDAL from a stream of record batches, made as GDAL
+    reads them (one open dataset, so the spatial index is built once at the end)."""
+    import pyarrow as pa
     import pyogrio
     os.remove(tmp)  # GDAL creates the file itself
-    for k, rows in enumerate(_chunks(exported.located, CHUNK * 4, on_progress,
-                                     should_stop)):
-        frame = geopandas.GeoDataFrame(
-            pd.DataFrame({var.name: _frame_values(var, column[rows])
-                          for var, column in columns}),
-            geometry=geopandas.points_from_xy(exported.lon[rows], exported.lat[rows]),
-            crs="EPSG:4326")
-        pyogrio.write_dataframe(frame, tmp, layer="photos", driver="GPKG", append=k > 0)
+    schema, geometry = _arrow_schema(columns)
+    stopped = []
 
+    def batches():
+        try:
+            yield from _arrow_batches(schema, exported, columns, CHUNK * 4, on_progress,
+                                      should_stop)
+        except Cancelled as ex:  # GDAL sees a failed stream; the caller sees this
+            stopped.append(ex)
+            raise
 
-def _frame_values(var, values):
-    """As ``_values``, continuous columns as floats (NaN where missing) so GDAL types
-    them as reals even in a chunk where they are all missing."""
-    return values.astype(float) if var.is_continuous else _values(var, values)
+    try:
+        pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), tmp,
+                            layer="photos", driver="GPKG", geometry_name=geometry,
+                            geometry_type="Point", crs="EPSG:4326")
+    except Exception:
+        if stopped:
+            raise stopped[0] from None
+        raise
