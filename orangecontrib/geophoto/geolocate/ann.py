@@ -26,9 +26,11 @@ EXACT_BATCH = 2048
 def exact_neighbours(train: np.ndarray, Q: np.ndarray, k: int):
     """``(similarities, indices)`` of the ``k`` most similar rows of ``train`` for each
     query, best first, by brute force."""
+    # at most 1 GiB of similarities at a time (2,048 queries up to 131,072 references)
+    batch = max(1, min(EXACT_BATCH, 2**30 // (4 * max(1, len(train)))))
     sims, idx = [], []
-    for start in range(0, len(Q), EXACT_BATCH):
-        S = Q[start:start + EXACT_BATCH] @ train.T
+    for start in range(0, len(Q), batch):
+        S = Q[start:start + batch] @ train.T
         top = np.argpartition(-S, k - 1, axis=1)[:, :k]
         s = np.take_along_axis(S, top, axis=1)
         order = np.argsort(-s, axis=1)
