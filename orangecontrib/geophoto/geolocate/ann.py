@@ -47,8 +47,6 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
 class ApproximateIndex:
     """faiss IVF-SQ8 candidates, re-ranked exactly; pickles (faiss.serialize_index)."""
 
-    approximate = True
-
     def __init__(self, train: np.ndarray, k: int = 10, recall: float = TARGET_RECALL,
                  seed: int = 0, on_progress=None, should_stop=None):
         import faiss
