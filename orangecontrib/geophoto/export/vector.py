@@ -29,9 +29,8 @@ def write_vector(data, path: str, options: ExportOptions = None, on_progress=Non
                  should_stop=None) -> ExportSummary:
     """Points with every visible column (features such as n0... left out); times as ISO
     8601 UTC text (GeoParquet, GeoPackage: UTC timestamps), discrete values as their
-    labels. Rows
-    without a position, or with an impossible one, are left out and counted in the
-    summary."""
+    labels. Rows without a position, or with an impossible one, are left out and counted
+    in the summary."""
     options = options or ExportOptions()
     on_progress = on_progress or no_progress
     ext = os.path.splitext(path)[1].lower()
