@@ -9,13 +9,14 @@ cached between rows):
 Positions, UTC times and labels are put in the table directly, so only the export is timed.
 The KMZ is read back with GDAL to check one point per row.
 
-``--stream``: a plain KML (balloons link the photos on disk, a time line) of ``--rows``
-rows, exported in a child process that reports its peak RSS (``ru_maxrss``) after building
-the table (the baseline: Python, Orange and the table itself) and after the export (the
-peak over the whole call); the KML is then parsed incrementally to count its placemarks.
+``--stream``: a plain KML (balloons link the photos on disk, a time line), a GeoJSON and
+a GeoParquet file (``--formats``) of ``--rows`` rows, each exported in a child process that
+reports its peak RSS (``ru_maxrss``) after building the table (the baseline: Python,
+Orange and the table itself) and after the export (the peak over the whole call); each
+file is then read back incrementally to count its points.
 
     .venv/bin/python bench/bench_export.py [--rows 10000] [--size 256] [--sets venice 12mp]
-    .venv/bin/python bench/bench_export.py --stream --rows 1000000
+    .venv/bin/python bench/bench_export.py --stream --rows 1000000 [--formats kml geojson parquet]
 """
 import argparse
 import csv
@@ -126,21 +127,48 @@ def count_placemarks(path) -> int:
     return count
 
 
-def stream(n):
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "stream.kml")
-        done = subprocess.run([sys.executable, __file__, "--child", str(n), path],
-                              capture_output=True, text=True, check=True)
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(result, flush=True)
-        points = count_placemarks(path)
-        assert points == n == result["placemarks"], (points, result)
-        size = os.path.getsize(path)
-    print("| rows | KML | seconds | table alone: RSS | export call: peak RSS |")
-    print("|---|---|---|---|---|")
-    print(f"| {n:,} | {size / 2**20:,.0f} MiB | {result['seconds']:.0f} | "
-          f"{result['baseline']:,.0f} MiB | {result['peak']:,.0f} MiB"
-          f"{'' if result['reset'] else ' (peak since start: no clear_refs)'} |")
+def count_features(path) -> int:
+    """Points in a GeoJSON (one feature a line, each parsed), a GeoParquet file (row
+    group by row group, WKB read by shapely) or a GeoPackage (GDAL)."""
+    if path.endswith(".gpkg"):
+        import pyogrio
+        return pyogrio.read_info(path, force_feature_count=True)["features"]
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+        import shapely
+        count, parquet = 0, pq.ParquetFile(path)
+        for group in range(parquet.metadata.num_row_groups):
+            wkb = parquet.read_row_group(group, columns=["geometry"]).column(0)
+            points = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False))
+            assert (shapely.get_type_id(points) == 0).all()  # Point
+            count += len(points)
+        return count
+    count = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.replace(" ", "").startswith('{"type":"Feature"'):  # ours or GDAL's
+                feature = json.loads(line.rstrip().rstrip(","))
+                assert feature["geometry"]["type"] == "Point"
+                count += 1
+    return count
+
+
+def stream(n, formats):
+    print("| format | rows | file | seconds | table alone: RSS | export call: peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for fmt in formats:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, f"stream.{fmt}")
+            done = subprocess.run([sys.executable, __file__, "--child", str(n), path],
+                                  capture_output=True, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            points = count_placemarks(path) if fmt == "kml" else count_features(path)
+            assert points == n == result["placemarks"], (points, result)
+            size = os.path.getsize(path)
+        print(f"| {fmt} | {n:,} | {size / 2**20:,.1f} MiB | {result['seconds']:.0f} | "
+              f"{result['baseline']:,.0f} MiB | {result['peak']:,.0f} MiB"
+              f"{'' if result['reset'] else ' (peak since start: no clear_refs)'} |",
+              flush=True)
     print(f"(cpus: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f})")
 
 
@@ -150,13 +178,15 @@ def main():
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--sets", nargs="+", default=["venice", "12mp"])
     parser.add_argument("--stream", action="store_true",
-                        help="peak memory of a plain KML of --rows rows")
+                        help="peak memory of a KML, GeoJSON and GeoParquet of --rows rows")
+    parser.add_argument("--formats", nargs="+", default=["kml", "geojson", "parquet"],
+                        choices=["kml", "geojson", "parquet", "gpkg"])
     parser.add_argument("--child", nargs=2, metavar=("ROWS", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return stream_child(int(args.child[0]), args.child[1])
     if args.stream:
-        return stream(args.rows)
+        return stream(args.rows, args.formats)
     rows = venice_rows()
     print("| photos | rows | thumbnails | seconds | placemarks/s | KMZ size |")
     print("|---|---|---|---|---|---|")

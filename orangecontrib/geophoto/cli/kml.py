@@ -1,4 +1,5 @@
-"""``geophoto kml IN -o OUT.kml|.kmz|.geojson|.gpkg [--name TEMPLATE] [--group COLUMN]``."""
+"""``geophoto kml IN -o OUT.kml|.kmz|.geojson|.parquet|.gpkg [--name TEMPLATE]
+[--group COLUMN]``."""
 import sys
 
 from orangecontrib.geophoto.cli.common import TerminalProgress
@@ -43,13 +44,16 @@ def options_from_args(args, document_name="Photos"):
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "kml", help="export a table with coordinates to KML/KMZ, GeoJSON or GeoPackage",
+        "kml", help="export a table with coordinates to KML/KMZ, GeoJSON, GeoParquet or "
+             "GeoPackage",
         description="Write placemarks for Google Earth (KML, or KMZ with thumbnails), or "
-                    "points as GeoJSON/GeoPackage, from a table with latitude/longitude "
+                    "points as GeoJSON/GeoParquet/GeoPackage, from a table with "
+                    "latitude/longitude "
                     "(or predicted ones) and, optionally, an image column.")
     parser.add_argument("input", metavar="IN", help="table (.csv, .tab or .pkl)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="OUT.kml, OUT.kmz, OUT.geojson or OUT.gpkg")
+                        help="OUT.kml, OUT.kmz, OUT.geojson, OUT.parquet (GeoParquet) or "
+                             "OUT.gpkg")
     add_export_options(parser)
     parser.set_defaults(run=run)
 

@@ -19,7 +19,7 @@ def register(subparsers):
                     "Placemarks are named '{name} - {place}' by default.")
     parser.add_argument("paths", nargs="+", metavar="FOLDER", help="photo folders or files")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="OUT.kmz (or .kml, .geojson, .gpkg)")
+                        help="OUT.kmz (or .kml, .geojson, .parquet, .gpkg)")
     parser.add_argument("--online", action="store_true",
                         help="place names from OpenStreetMap Nominatim (sends coordinates)")
     parser.add_argument("--language", help="language of online place names, e.g. en, it")

@@ -1,4 +1,4 @@
-"""KML Export core: Google Earth KML/KMZ (streamed), GeoJSON and GeoPackage (geopandas),
+"""KML Export core: Google Earth KML/KMZ, GeoJSON, GeoParquet and GeoPackage, all streamed,
 from any table with coordinates. No Qt.
 
 Placemarks are named from a template over columns, carry a balloon with a thumbnail and a
@@ -30,10 +30,10 @@ __all__ = ["ExportOptions", "ExportSummary", "export", "write_kml", "write_vecto
 
 def export(data, path: str, options: ExportOptions = None, on_progress=None,
            should_stop=None) -> ExportSummary:
-    """Write by extension: .kml, .kmz, .geojson (.json) or .gpkg."""
+    """Write by extension: .kml, .kmz, .geojson (.json), .parquet (GeoParquet) or .gpkg."""
     ext = os.path.splitext(path)[1].lower()
     if ext in KML_EXTENSIONS:
         return write_kml(data, path, options, on_progress, should_stop)
     if ext in VECTOR_EXTENSIONS:
         return write_vector(data, path, options, on_progress, should_stop)
-    raise ValueError(f"{path}: choose a .kml, .kmz, .geojson or .gpkg file")
+    raise ValueError(f"{path}: choose a .kml, .kmz, .geojson, .parquet or .gpkg file")

@@ -1,6 +1,7 @@
 """Where was a photo taken? Learners from geotagged photos' features (no Qt).
 
-- ``knn``: cosine retrieval over centred, L2-normalised features; the prediction is the
+- ``knn``: cosine retrieval over centred, L2-normalised features (exact, or a faiss index
+  above 50,000 photos: ann.py); the prediction is the
   weighted geometric median of the k nearest photos' positions (weights exp(sim/T)). When
   near-duplicate views agree on a spot, the median lands exactly on it; when they scatter,
   it lands where the expected error is smallest.
@@ -24,6 +25,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from orangecontrib.geophoto.geolocate.ann import build_index, exact_neighbours
 from orangecontrib.geophoto.geolocate.metrics import EARTH_RADIUS_KM, haversine_km
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
 
@@ -79,6 +81,14 @@ class Features:
         Z = X - self.mean
         return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
+    def float32(self, X: np.ndarray, chunk: int = 65536) -> np.ndarray:
+        """``self(X)`` as float32, a chunk of rows at a time: a million rows' float64
+        temporaries would take several times the result's memory."""
+        out = np.empty(X.shape, np.float32)
+        for start in range(0, len(X), chunk):
+            out[start:start + chunk] = self(X[start:start + chunk])
+        return out
+
 
 class Locator:
     """Base: fit on (features, lat, lon), predict positions and a spread score."""
@@ -97,31 +107,30 @@ class Locator:
 class KNNLocator(Locator):
     name = "knn"
 
-    def __init__(self, k: int = 10, temperature: float = 0.05):
-        self.k, self.temperature = k, temperature
+    def __init__(self, k: int = 10, temperature: float = 0.05, ann_threshold=None):
+        """``ann_threshold``: above this many training photos the neighbours are searched
+        in an approximate index (geolocate/ann.py); None: ``ann.ANN_THRESHOLD``."""
+        self.k, self.temperature, self.ann_threshold = k, temperature, ann_threshold
 
     def params(self):
         return {"k": self.k, "temperature": self.temperature}
 
     def fit(self, X, lat, lon, on_progress=None, should_stop=None):
         self.features = Features(X)
-        self.train = self.features(X).astype(np.float32)
+        self.train = self.features.float32(X)
         self.lat, self.lon = np.asarray(lat, float), np.asarray(lon, float)
         self.points = to_unit(self.lat, self.lon) * R_M
+        self.index = build_index(self.train, self.k, self.ann_threshold, on_progress,
+                                 should_stop)
         return self
 
     def neighbours(self, X, k):
         Q = self.features(X).astype(np.float32)
         k = min(k, len(self.train))
-        sims, idx = [], []
-        for start in range(0, len(Q), 2048):
-            S = Q[start:start + 2048] @ self.train.T
-            top = np.argpartition(-S, k - 1, axis=1)[:, :k]
-            s = np.take_along_axis(S, top, axis=1)
-            order = np.argsort(-s, axis=1)
-            idx.append(np.take_along_axis(top, order, axis=1))
-            sims.append(np.take_along_axis(s, order, axis=1))
-        return np.vstack(sims), np.vstack(idx)
+        index = getattr(self, "index", None)  # none in models pickled by older versions
+        if index is not None:
+            return index.search(self.train, Q, k)
+        return exact_neighbours(self.train, Q, k)
 
     def predict(self, X, top=0) -> Prediction:
         sims, idx = self.neighbours(X, self.k)
@@ -275,14 +284,17 @@ class CombinedLocator(Locator):
     neighbours from unlikely parts of the map."""
     name = "knn+cells"
 
-    def __init__(self, k: int = 20, temperature: float = 0.05, beta: float = 0.5):
+    def __init__(self, k: int = 20, temperature: float = 0.05, beta: float = 0.5,
+                 ann_threshold=None):
         self.k, self.temperature, self.beta = k, temperature, beta
+        self.ann_threshold = ann_threshold
 
     def params(self):
         return {"k": self.k, "temperature": self.temperature, "beta": self.beta}
 
     def fit(self, X, lat, lon, on_progress=None, should_stop=None):
-        self.knn = KNNLocator(self.k, self.temperature).fit(X, lat, lon)
+        self.knn = KNNLocator(self.k, self.temperature,
+                              self.ann_threshold).fit(X, lat, lon)
         self.cells = CellLocator().fit(X, lat, lon, on_progress, should_stop)
         return self
 

@@ -76,13 +76,14 @@ def template_problem(template: str, names) -> Optional[str]:
 class OWKMLExport(OWSaveBase, RunControls, ConcurrentWidgetMixin):
     name = "KML Export"
     description = ("Photos as Google Earth placemarks (KML/KMZ with thumbnails), "
-                   "GeoJSON or GeoPackage.")
+                   "GeoJSON, GeoParquet or GeoPackage.")
     icon = "icons/KMLExport.svg"
     priority = 50
-    keywords = "kml, kmz, google earth, export, geojson, geopackage, map, placemark"
+    keywords = ("kml, kmz, google earth, export, geojson, geoparquet, parquet, geopackage, "
+                "map, placemark")
 
     filters = ["Google Earth KMZ, with thumbnails (*.kmz)", "Google Earth KML (*.kml)",
-               "GeoJSON (*.geojson)", "GeoPackage (*.gpkg)"]
+               "GeoJSON (*.geojson)", "GeoParquet (*.parquet)", "GeoPackage (*.gpkg)"]
 
     class Inputs:
         data = Input("Data", Table)
