@@ -200,9 +200,10 @@ def _map(client, job: Job, indices: List[int], task, args, on_progress,
             keep(i, task(job.func, job.items[i], i, *args, *job.extra))
         return results
     from dask.distributed import as_completed
+    run = uuid.uuid4().hex[:8]  # a run's own keys: another client's run never shares them
     futures = {client.submit(task, job.func, job.items[i], i, *args, *job.extra,
-                             key=f"geophoto-{job.command}-{job.identity[:12]}-{i}",
-                             pure=False): i for i in indices}
+                             key=f"geophoto-{job.command}-{run}-{i}", pure=False): i
+               for i in indices}
     try:
         for future in as_completed(futures):
             keep(futures[future], _result(future, futures[future]))

@@ -95,15 +95,17 @@ def cluster_client(args):
         raise CommandError(str(ex)) from None
 
 
-def run_job(args, job, label: str):
+def run_job(args, job, label: str, prepare=None):
     """Run a cluster job with a progress line; a Summary (results gathered when OUT is
-    not a Parquet dataset)."""
+    not a Parquet dataset). ``prepare(client, job)``: before the tasks go, on a cluster."""
     from orangecontrib.geophoto.cli import CommandError
     from orangecontrib.geophoto import cluster
     folder = args.output if cluster.is_dataset_path(args.output) else None
     progress = TerminalProgress(label, args.quiet)
     try:
         with cluster_client(args) as client:
+            if prepare is not None and client is not None:
+                prepare(client, job)
             summary = cluster.run_job(job, client, folder, getattr(args, "resume", False),
                                       on_progress=progress)
     except cluster.ClusterError as ex:
