@@ -4,7 +4,6 @@ unreachable schedulers and models that cannot load."""
 import glob
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys

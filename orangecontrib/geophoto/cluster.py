@@ -21,11 +21,13 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -324,12 +326,7 @@ def _position_vars(domain):
     names = {v.name: v for v in (*domain.variables, *domain.metas) if v.is_continuous}
     if "latitude (predicted)" in names and "longitude (predicted)" in names:
         return names["latitude (predicted)"], names["longitude (predicted)"]
-
-    class _Data:  # find_lat_lon wants a table only for its domain
-        pass
-    holder = _Data()
-    holder.domain = domain
-    lat, lon = find_lat_lon(holder)
+    lat, lon = find_lat_lon(SimpleNamespace(domain=domain))  # it looks at the domain only
     return None if lat is None else (lat, lon)
 
 
@@ -343,7 +340,7 @@ def _columns(domain):
     return columns
 
 
-_FEATURE = __import__("re").compile(r"n\d+$")
+_FEATURE = re.compile(r"n\d+$")
 
 
 def _kind(var) -> str:
