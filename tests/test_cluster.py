@@ -323,3 +323,29 @@ def test_geolocate_predicts_a_dataset_on_the_workers(client, photos, single_embe
     points = geopandas.read_parquet(out)
     ok = points["latitude (predicted)"].notna()
     np.testing.assert_allclose(points[ok].geometry.y, points[ok]["latitude (predicted)"])
+
+
+def test_terminated_client_closes_its_local_cluster(photos, tmp_path):
+    """SIGTERM to `--workers 2` mid-run: status 143, no temporary part, no worker process
+    left."""
+    import psutil
+    out = tmp_path / "geotags.parquet"
+    proc = subprocess.Popen([sys.executable, "-m", "orangecontrib.geophoto.cli", "embed",
+                             *photos, "--no-cache", "--workers", "2", "--partition-size", "2",
+                             "-o", str(out)], env=env(), cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert "dask: 2 workers" in proc.stderr.readline()
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        end = time.monotonic() + 240
+        while not glob.glob(str(out / "part-*.parquet")) and time.monotonic() < end:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive
+    assert not glob.glob(str(out / ".*"))
