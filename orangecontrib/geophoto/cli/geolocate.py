@@ -48,12 +48,13 @@ def run(args) -> int:
         print(json.dumps({**result.scores, "within the 68% radius": result.coverage},
                          indent=2))
     if args.photos:
+        partitioned = distributed(args) or _is_dataset(args.photos)
+        photos = None if partitioned else read_table(args.photos)  # bad input before training
         progress = TerminalProgress("training", args.quiet)
         model = train(data, args.method, on_progress=progress)
         progress.done()
-        if distributed(args) or _is_dataset(args.photos):
+        if partitioned:
             return run_partitions(args, model, len(data))
-        photos = read_table(args.photos)
         out = predict_table(model, photos, top=args.top)
         save_output(out, args.output)
         if not args.quiet:
