@@ -430,8 +430,12 @@ def _decode_exif(tag: GeoTag, exif, xmp: bytes = b"") -> None:
 
 def read_geotags(paths: Sequence[Optional[str]],
                  on_progress: Callable[[float], None] = None,
-                 should_stop: Callable[[], bool] = None) -> List[GeoTag]:
-    """Metadata of each path, in order; one GeoTag per path whatever happens."""
+                 should_stop: Callable[[], bool] = None, client=None) -> List[GeoTag]:
+    """Metadata of each path, in order; one GeoTag per path whatever happens.
+    ``client``: a ``dask.distributed.Client`` whose workers read partitions of the paths."""
+    if client is not None:
+        from orangecontrib.geophoto import cluster
+        return cluster.read_geotags(client, paths, on_progress=on_progress)
     on_progress = on_progress or no_progress
     tags = []
     n = len(paths)

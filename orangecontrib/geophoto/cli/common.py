@@ -2,6 +2,7 @@
 import os
 import sys
 import time
+from contextlib import contextmanager
 from typing import Iterable, List, Optional
 
 from orangecontrib.geophoto.tables import (
@@ -43,10 +44,90 @@ def warn_unreadable_folders(command: str, errors: List[OSError]) -> None:
 
 def add_output_argument(parser, default_hint="stdout as CSV"):
     parser.add_argument("-o", "--output", metavar="OUT",
-                        help=f"output table (.csv, .tab or .pkl; default: {default_hint})")
+                        help=f"output table (.csv, .tab or .pkl; default: {default_hint}), "
+                             "or OUT.parquet: a folder of Parquet parts (GeoParquet where "
+                             "rows have positions) and a manifest")
 
 
-def save_output(table, output: Optional[str]) -> None:
+def add_cluster_arguments(parser, resume: bool = True) -> None:
+    """--workers / --cluster (a Dask cluster), --partition-size and --resume."""
+    from orangecontrib.geophoto.cli.arguments import integer
+    from orangecontrib.geophoto.cluster import PART_SIZE
+    group = parser.add_argument_group("on a Dask cluster")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=integer(1, 4096), metavar="N",
+                       help="run on N worker processes on this machine (a Dask LocalCluster)")
+    where.add_argument("--cluster", metavar="ADDRESS",
+                       help="run on the workers of a running Dask scheduler, e.g. "
+                            "tcp://10.0.0.5:8786")
+    group.add_argument("--partition-size", type=integer(1, 1_000_000), default=PART_SIZE,
+                       metavar="N",
+                       help=f"photos per task (default {PART_SIZE})")
+    if resume:
+        group.add_argument("--resume", action="store_true",
+                           help="with -o OUT.parquet: keep the parts OUT already holds and "
+                                "compute only the others")
+
+
+def distributed(args) -> bool:
+    """Whether the run goes through partitions: on a cluster, or into a Parquet dataset."""
+    from orangecontrib.geophoto.cluster import is_dataset_path
+    return bool(getattr(args, "workers", None) or getattr(args, "cluster", None)
+                or getattr(args, "resume", False) or is_dataset_path(args.output))
+
+
+@contextmanager
+def cluster_client(args):
+    """A Dask client for --workers/--cluster (None to run the partitions in this process),
+    its workers and dashboard shown on stderr; closed when the block ends."""
+    from orangecontrib.geophoto.cli import CommandError
+    from orangecontrib.geophoto import cluster
+    if args.partition_size < 1:
+        raise ValueError("--partition-size must be at least 1")
+    if args.workers is None and not args.cluster:
+        yield None
+        return
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    try:
+        with cluster.connect(args.workers, args.cluster) as client:
+            cluster.progress_line(client, args.quiet)
+            yield client
+    except cluster.ClusterError as ex:
+        raise CommandError(str(ex)) from None
+
+
+def run_job(args, job, label: str, prepare=None):
+    """Run a cluster job with a progress line; a Summary (results gathered when OUT is
+    not a Parquet dataset). ``prepare(client, job)``: before the tasks go, on a cluster."""
+    from orangecontrib.geophoto.cli import CommandError
+    from orangecontrib.geophoto import cluster
+    folder = args.output if cluster.is_dataset_path(args.output) else None
+    progress = TerminalProgress(label, args.quiet)
+    try:
+        with cluster_client(args) as client:
+            if prepare is not None and client is not None:
+                prepare(client, job)
+            summary = cluster.run_job(job, client, folder, getattr(args, "resume", False),
+                                      on_progress=progress)
+    except cluster.ClusterError as ex:
+        raise CommandError(str(ex)) from None
+    finally:
+        progress.done()
+    return summary
+
+
+def written(args, summary=None) -> str:
+    """'; written to OUT' (with the parts of a dataset) for the closing line."""
+    if not args.output:
+        return ""
+    if summary is not None and summary.results is None:
+        kept = f", {summary.resumed} kept from before" if summary.resumed else ""
+        return f"; written to {args.output} ({summary.parts} parts{kept})"
+    return f"; written to {args.output}"
+
+
+def save_output(table, output: Optional[str], command: str = "") -> None:
     """Write to OUT by extension, or CSV on stdout when no OUT is given: the same UTF-8
     bytes as a .csv file, whatever the terminal's encoding (a place name in Japanese
     must not abort the run after all its work)."""
@@ -61,8 +142,16 @@ def save_output(table, output: Optional[str]) -> None:
                 shutil.copyfileobj(f, sys.stdout.buffer)
             sys.stdout.buffer.flush()
         return
+    from orangecontrib.geophoto.cluster import ClusterError, is_dataset_path, write_dataset
+    if is_dataset_path(output):
+        try:
+            write_dataset(table, output, command)
+        except ClusterError as ex:
+            raise ValueError(str(ex)) from None
+        return
     if os.path.splitext(output)[1].lower() not in TABLE_EXTENSIONS:
-        raise ValueError(f"{output}: output must end in {', '.join(TABLE_EXTENSIONS)}")
+        raise ValueError(f"{output}: output must end in {', '.join(TABLE_EXTENSIONS)}"
+                         " or .parquet")
     write_table(table, output)
 
 

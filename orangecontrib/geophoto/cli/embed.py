@@ -3,7 +3,8 @@ import sys
 
 from orangecontrib.geophoto.cli.arguments import integer
 from orangecontrib.geophoto.cli.common import (
-    TerminalProgress, add_output_argument, collect_images, save_output,
+    TerminalProgress, add_cluster_arguments, add_output_argument, collect_images,
+    distributed, run_job, save_output, written,
 )
 
 
@@ -30,17 +31,19 @@ def register(subparsers):
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the embedding cache")
     add_output_argument(parser)
+    add_cluster_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from orangecontrib.geophoto.cli import CommandError
     from orangecontrib.geophoto.embedders import ModelError, embed_paths, load_model
-    from orangecontrib.geophoto.embedders import tables_from_embeddings
-    from orangecontrib.geophoto.tables import append_columns, table_from_paths
+    from orangecontrib.geophoto.embedders import embedding_table
     paths = collect_images(args.paths, args.command)
     if not paths:
         raise ValueError("no image files found in " + ", ".join(args.paths))
+    if distributed(args):
+        return run_partitions(args, paths)
     try:
         model = load_model(args.model, args.layer)
         progress = TerminalProgress(f"embedding with {model.name}", args.quiet)
@@ -49,12 +52,7 @@ def run(args) -> int:
     except ModelError as ex:
         raise CommandError(str(ex)) from ex
     progress.done()
-    data = table_from_paths(paths)
-    tables = tables_from_embeddings(data, result, model)
-    out = append_columns(data, attributes=[(v, result.features[:, i]) for i, v in
-                                           enumerate(_feature_vars(model.dim))],
-                         metas=_label_columns(tables.labels, data) +
-                         [(_reason_var(), result.errors)])
+    out = embedding_table(paths, result, model)
     save_output(out, args.output)
     if not args.quiet:
         failed = sum(bool(e) for e in result.errors)
@@ -64,18 +62,26 @@ def run(args) -> int:
     return 0
 
 
-def _feature_vars(dim):
-    from Orange.data import ContinuousVariable
-    return [ContinuousVariable(f"n{i}") for i in range(dim)]
 
-
-def _label_columns(labels, data):
-    if labels is None:
-        return []
-    new = labels.domain.metas[len(data.domain.metas):]
-    return [(v, labels.get_column(v)) for v in new]
-
-
-def _reason_var():
-    from Orange.data import StringVariable
-    return StringVariable("error")
+def run_partitions(args, paths) -> int:
+    """The same table by partitions: each worker loads the model once and embeds its
+    partitions; gathered, or written as a Parquet dataset by the workers. Every part has
+    --top label columns for models with classes (empty for unreadable photos)."""
+    from orangecontrib.geophoto import cluster
+    from orangecontrib.geophoto.cli import CommandError
+    from orangecontrib.geophoto.embedders import ModelError
+    options = {"model": args.model, "layer": args.layer, "top": args.top}
+    job = cluster.path_job("embed", cluster.embed_part, paths, args.partition_size, options,
+                           extra=(args.model, args.layer, args.top, args.batch_size,
+                                  not args.no_cache))
+    try:
+        summary = run_job(args, job, f"embedding with {args.model}")
+    except ModelError as ex:
+        raise CommandError(str(ex)) from ex
+    if summary.results is not None:
+        save_output(cluster.concatenate(summary.results), args.output)
+    if not args.quiet:
+        print(f"{summary.rows} files: {summary.rows - summary.errors} embedded "
+              f"({args.model}), {summary.errors} unreadable{written(args, summary)}",
+              file=sys.stderr)
+    return 0

@@ -5,7 +5,8 @@ import numpy as np
 
 from orangecontrib.geophoto.cli.arguments import number
 from orangecontrib.geophoto.cli.common import (
-    TerminalProgress, add_output_argument, collect_images, save_output,
+    TerminalProgress, add_cluster_arguments, add_output_argument, collect_images,
+    distributed, run_job, save_output, written,
 )
 from orangecontrib.geophoto.cli.write import (
     add_write_geotags_option, write_options_or_none, write_placed_geotags,
@@ -28,6 +29,7 @@ def register(subparsers):
     add_output_argument(parser)
     add_placement_options(parser)
     add_write_geotags_option(parser)
+    add_cluster_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,6 +75,11 @@ def run(args) -> int:
         raise ValueError("no image files found in " + ", ".join(args.paths))
     placement = placement_from_args(args)
     write_options = write_options_or_none(args)
+    if distributed(args):
+        if write_options is not None:
+            raise ValueError("--write-geotags runs in one process: leave out --workers, "
+                             "--cluster and a .parquet output")
+        return run_partitions(args, paths, placement)
     progress = TerminalProgress("reading metadata", args.quiet)
     table = geotag_table(table_from_paths(paths), placement=placement, on_progress=progress)
     progress.done()
@@ -86,3 +93,27 @@ def run(args) -> int:
               + (f", {warned} with a warning (see its column)" if warned else "")
               + (f"; written to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
+
+
+def run_partitions(args, paths, placement) -> int:
+    """The same table, computed by partitions (on a cluster) and gathered or written as a
+    Parquet dataset. A track places each photo on its own; neighbours need all photos."""
+    from orangecontrib.geophoto import cluster
+    if placement is not None and placement.neighbour_minutes > 0:
+        raise ValueError("--neighbours needs all photos in one process; run it without "
+                         "--workers, --cluster and a .parquet output")
+    job = cluster.path_job("exif", cluster.exif_part, paths, args.partition_size,
+                           _arguments(args), extra=(placement,))
+    summary = run_job(args, job, "reading metadata")
+    if summary.results is not None:
+        save_output(cluster.concatenate(summary.results), args.output)
+    if not args.quiet:
+        print(f"{summary.rows} files: {summary.located} with a position, {summary.errors} "
+              f"unreadable{written(args, summary)}", file=sys.stderr)
+    return 0
+
+
+def _arguments(args) -> dict:
+    """The options that shape the output (a resumed run must have the same)."""
+    return {k: getattr(args, k) for k in ("gpx", "track", "clock_offset", "max_gap",
+                                          "neighbours")}

@@ -22,10 +22,16 @@ SKIP_REASON = "reason"
 
 def embed_paths(paths: Sequence[Optional[str]], model="squeezenet", layer=None, top_k=0,
                 batch_size=32, cache=True, weights="imagenet",
-                on_progress=None, should_stop=None) -> Embeddings:
+                on_progress=None, should_stop=None, client=None) -> Embeddings:
     """Features of each path (NaN rows and a reason for photos that cannot be read), and
     the top-k labels for models with classes. ``model``: a built-in name, a model path or a
-    LoadedModel; ``cache``: reuse and store results keyed by image content and model."""
+    LoadedModel; ``cache``: reuse and store results keyed by image content and model.
+    ``client``: a ``dask.distributed.Client`` whose workers embed partitions of the paths
+    (each loads the model, given by name or path, once); the same result, in order."""
+    if client is not None:
+        from orangecontrib.geophoto import cluster
+        return cluster.embed_paths(client, paths, model, layer, top_k, batch_size, cache,
+                                   weights, on_progress=on_progress)
     from orangecontrib.geophoto.embedders import pipeline
     from orangecontrib.geophoto.embedders.cache import EmbeddingCache
     loaded = load_model(model, layer, weights)
@@ -61,7 +67,28 @@ def embed_table(data, image_var=None, model="squeezenet", layer=None, top_k=5,
     return tables_from_embeddings(data, result, loaded)
 
 
-def tables_from_embeddings(data, result: Embeddings, loaded: LoadedModel) -> EmbedResult:
+def embedding_table(paths, result: Embeddings, loaded: LoadedModel, top_k=None):
+    """``geophoto embed``'s table: one row per path (the image column first), features
+    ``n0...``, label columns for models with classes, and the ``error`` of each row.
+    ``top_k``: that many label columns whatever the rows hold (every part of a dataset
+    then has the same columns); by default as many as the rows have."""
+    from Orange.data import ContinuousVariable, StringVariable
+    from orangecontrib.geophoto.tables import append_columns, table_from_paths
+    data = table_from_paths(paths)
+    columns = None
+    if top_k is not None and result.labels is not None:
+        columns = min(top_k, len(loaded.class_names or ()))
+    labels = tables_from_embeddings(data, result, loaded, columns).labels
+    extra = [] if labels is None else [(v, labels.get_column(v))
+                                       for v in labels.domain.metas[len(data.domain.metas):]]
+    features = [(ContinuousVariable(f"n{i}"), result.features[:, i])
+                for i in range(loaded.dim)]
+    return append_columns(data, attributes=features,
+                          metas=extra + [(StringVariable("error"), result.errors)])
+
+
+def tables_from_embeddings(data, result: Embeddings, loaded: LoadedModel,
+                           label_columns: Optional[int] = None) -> EmbedResult:
     from Orange.data import ContinuousVariable, StringVariable
     from orangecontrib.geophoto.tables import append_columns, subset
     ok = np.array([not e for e in result.errors], dtype=bool)
@@ -80,13 +107,16 @@ def tables_from_embeddings(data, result: Embeddings, loaded: LoadedModel) -> Emb
         skipped = subset(with_reason, ~ok, "Skipped images")
     labels = None
     if result.labels is not None:
-        k = max((len(row) for row in result.labels if row), default=0)
+        k = label_columns if label_columns is not None else \
+            max((len(row) for row in result.labels if row), default=0)
         columns = []
         for j in range(k):
             columns.append((StringVariable(f"label {j + 1}"),
-                            [row[j][0] if row else "" for row in result.labels]))
+                            [row[j][0] if row and len(row) > j else ""
+                             for row in result.labels]))
             columns.append((ContinuousVariable(f"probability {j + 1}", number_of_decimals=3),
-                            [row[j][1] if row else np.nan for row in result.labels]))
+                            [row[j][1] if row and len(row) > j else np.nan
+                             for row in result.labels]))
         from orangecontrib.geophoto.embedders.imagenet import placemark_name
         names = [placemark_name([name for name, _ in row]) if row else ""
                  for row in result.labels]
