@@ -7,6 +7,7 @@ written by file extension for the command line.
 """
 import csv
 import os
+import signal
 import stat
 import tempfile
 from contextlib import contextmanager
@@ -209,6 +210,24 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+_TERMINATING = {signal.SIGINT, signal.SIGTERM} | (
+    {signal.SIGHUP} if hasattr(signal, "SIGHUP") else set())
+
+
+def _hold_signals():
+    """Block the signals that end a run (they stay pending) in this thread; the old mask,
+    or None where signals cannot be blocked (Windows)."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, _TERMINATING)
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _release_signals(held) -> None:
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 @contextmanager
 def atomic_path(path: str):
     """Yield a temporary path in the destination's folder and rename it onto ``path`` only
@@ -219,12 +238,18 @@ def atomic_path(path: str):
     target = os.path.realpath(path) if os.path.islink(path) else path
     folder = os.path.dirname(os.path.abspath(target))
     suffix = os.path.splitext(target)[1]
+    held = _hold_signals()  # a signal between making the file and arming its cleanup
     try:
         fd, tmp = tempfile.mkstemp(prefix=".geophoto-", suffix=suffix, dir=folder)
     except OSError as ex:
+        _release_signals(held)
         raise _naming(ex, path) from None
+    except BaseException:
+        _release_signals(held)
+        raise
     os.close(fd)
     try:
+        _release_signals(held)  # a signal that came meanwhile is raised here: cleaned up
         yield tmp
         if os.path.exists(tmp):  # mkstemp makes it private; give it the file's mode
             _copy_mode(target, tmp)
