@@ -31,7 +31,11 @@ INSTALL_REQUIRES = [
     "pillow-heif>=0.16",
     "piexif>=1.1.3",
     "gpxpy>=1.5",
-    "exiv2>=0.17",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
+    "exiv2>=0.17",
+    # large training sets (approximate neighbours), GeoParquet, runs on a Dask cluster
+    "faiss-cpu>=1.8",
+    "pyarrow>=14",
+    "dask[distributed]>=2024.1",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
     "timezonefinder>=6.5",
     "reverse_geocoder>=1.5.1",
     "geopy>=2.4",
