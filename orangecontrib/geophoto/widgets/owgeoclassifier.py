@@ -23,7 +23,8 @@ from orangecontrib.geophoto.tables import find_lat_lon
 
 METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
                  "Nearest neighbours", "Regression (tangent plane)",
-                 "Neighbours weighted by cells"]
+                 "Neighbours weighted by cells",
+                 "Neighbours verified by local features (SIFT)"]
 
 
 class Result(NamedTuple):
