@@ -33,10 +33,12 @@ MIN_MATCHES = 10           # fewer ratio-test matches cannot reach the lowest th
 STORE_ID = f"local-rootsift-{MAX_KEYPOINTS}-{SIDE}px"
 # How far the verified neighbours chosen by ``combine="cluster"`` may lie from the best one.
 CLUSTER_M = 150.0
-CV_QUERIES = 400           # training photos verified out of fold when choosing settings
+CV_QUERIES = 300           # training photos verified out of fold when choosing settings
 K_GRID = (5, 10, 20)
 INLIER_GRID = (10, 12, 15, 20, 30, 50)
 COMBINE_GRID = ("best", "median", "cluster")
+ALONE_GRID = (0, 30, 60, 120)  # inliers that make an answer trusted without agreement
+AGREE_GRID = (500.0, 1000.0)  # ... agreement: within this of the embedding model's answer
 
 Local = Tuple[np.ndarray, np.ndarray]   # keypoint positions (n, 2), RootSIFT (n, 128) uint8
 EMPTY: Local = (np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
@@ -61,9 +63,13 @@ def extract(data: bytes, sift=None) -> Local:
     keypoints, desc = (sift or _sift()).detectAndCompute(pixels, None)
     if desc is None or not len(keypoints):
         return EMPTY
+    if len(keypoints) > MAX_KEYPOINTS:  # SIFT keeps ties at the cut: the strongest only
+        keep = np.argsort([-k.response for k in keypoints], kind="stable")[:MAX_KEYPOINTS]
+        keypoints, desc = [keypoints[i] for i in keep], desc[keep]
     desc = desc / np.maximum(desc.sum(1, keepdims=True), 1e-7)  # RootSIFT: L1, then sqrt
     desc = np.clip(np.round(np.sqrt(desc) * 512), 0, 255).astype(np.uint8)
-    xy = np.array([k.pt for k in keypoints], np.float32)
+    # positions as the cache keeps them, so a photo matches the same whether cached or not
+    xy = np.array([k.pt for k in keypoints], np.float16).astype(np.float32)
     return xy, desc
 
 
@@ -231,6 +237,7 @@ def _fundamental_inliers(a: np.ndarray, b: np.ndarray) -> int:
     """Inliers of the fundamental matrix RANSAC (OpenCV's USAC) fits to matched points;
     0 when the points are degenerate (e.g. all on one line)."""
     import cv2
+    cv2.setRNGSeed(0)  # the same photos give the same answer every time
     try:
         _, mask = cv2.findFundamentalMat(a, b, cv2.USAC_FAST, RANSAC_PX, 0.999, 2000)
     except cv2.error:
@@ -265,12 +272,17 @@ class Verdict:
 
 
 def combine(idx: np.ndarray, counts: np.ndarray, train_points: np.ndarray, k: int,
-            min_inliers: int, how: str) -> Verdict:
+            min_inliers: int, how: str, alone: int = 0,
+            fallback: Optional[np.ndarray] = None, agree_m: float = 500.0) -> Verdict:
     """Positions from the neighbours among the first ``k`` with at least ``min_inliers``:
     ``best``: the one with most inliers; ``median``: the inlier-weighted geometric median of
-    all that pass; ``cluster``: that median over those within ``CLUSTER_M`` of the group
-    with the most inliers in total (a wrong match on a repeated facade elsewhere, however
-    strong alone, is outvoted by the neighbours that agree with each other)."""
+    all that pass; ``cluster``: that median over the passing neighbours within
+    ``CLUSTER_M`` of each other with the most inliers in total (a wrong match on a repeated
+    facade elsewhere, however strong alone, is outvoted by neighbours that agree).
+
+    Against wrong matches on repetitive facades: an answer whose agreeing group has fewer
+    than ``alone`` inliers in total and lies over ``agree_m`` from the ``fallback`` answer
+    (the embedding model's, points (n, 3)) is not trusted: the photo counts as unverified."""
     from orangecontrib.geophoto.geolocate.learners import geometric_median
     idx, counts = idx[:, :k], counts[:, :k]
     n = len(idx)
@@ -286,18 +298,22 @@ def combine(idx: np.ndarray, counts: np.ndarray, train_points: np.ndarray, k: in
         sel = np.flatnonzero(passing[i])
         w = counts[i, sel].astype(float)
         p = pts[i, sel]
-        if how == "cluster" and len(sel) > 1:
-            near = np.linalg.norm(p[:, None] - p[None], axis=2) <= CLUSTER_M
-            support = near @ w
-            keep = near[np.argmax(support)]
-            sel, w, p = sel[keep], w[keep], p[keep]
+        near = np.linalg.norm(p[:, None] - p[None], axis=2) <= CLUSTER_M
+        group = near[np.argmax(near @ w)] if how == "cluster" else near[np.argmax(w)]
+        if how == "cluster":
+            sel, w, p = sel[group], w[group], p[group]
             top = sel[np.argmax(w)]
-            matched[i] = idx[i, top]
-            best_count[i] = counts[i, top]
+            matched[i], best_count[i] = idx[i, top], counts[i, top]
         if how == "best" or len(sel) == 1:
             points[i] = p[np.argmax(w)]
         else:
             points[i] = geometric_median(p[None], w[None])[0]
+        support = counts[i, np.flatnonzero(passing[i])[group]].sum() if how != "cluster" \
+            else w.sum()
+        if support < alone and fallback is not None \
+                and np.linalg.norm(points[i] - fallback[i]) > agree_m:
+            verified[i], matched[i], points[i] = False, -1, np.nan
+            continue
         spread[i] = 1000.0 / w.sum()
     return Verdict(verified, points, matched, best_count, spread)
 
@@ -309,6 +325,8 @@ class Choice:
     k: int
     min_inliers: int
     how: str
+    alone: int
+    agree_m: float
     loss: float              # selection loss on the verified sample with these settings
     fallback_loss: float     # ... and without verification
     scores: dict
@@ -361,29 +379,32 @@ def choose(X, lat, lon, store: LocalStore, fallback, folds: int, queries: int = 
     truth_lat, truth_lon = lat[sample], lon[sample]
     fallback_err = haversine_km(truth_lat, truth_lon, flat, flon) * 1000
     base = selection_loss(fallback_err)
+    fallback_points = to_unit(flat, flon) * R_M
     best, scores = None, {}
-    for k in K_GRID:
-        for t in INLIER_GRID:
-            for how in COMBINE_GRID:
-                v = combine(idx, counts, points, k, t, how)
-                err = fallback_err.copy()
-                if v.verified.any():
-                    vlat, vlon = from_unit(v.points[v.verified])
-                    err[v.verified] = haversine_km(truth_lat[v.verified],
-                                                   truth_lon[v.verified], vlat, vlon) * 1000
-                loss = selection_loss(err)
-                scores[f"verified (k={k}, min inliers={t}, combine={how})"] = {
-                    "mean error (m)": float(err.mean()),
-                    "median error (m)": float(np.median(err)),
-                    "verified share": float(v.verified.mean())}
-                if best is None or loss < best[0]:
-                    best = (loss, k, t, how, v, err)
-    loss, k, t, how, v, err = best
+    grid = [(k, t, how, a, m) for k in K_GRID for t in INLIER_GRID for how in COMBINE_GRID
+            for a in ALONE_GRID for m in AGREE_GRID
+            if a == 0 and m == AGREE_GRID[0] or a > t]
+    for k, t, how, alone, agree in grid:
+        v = combine(idx, counts, points, k, t, how, alone, fallback_points, agree)
+        err = fallback_err.copy()
+        if v.verified.any():
+            vlat, vlon = from_unit(v.points[v.verified])
+            err[v.verified] = haversine_km(truth_lat[v.verified],
+                                           truth_lon[v.verified], vlat, vlon) * 1000
+        loss = selection_loss(err)
+        scores[f"verified (k={k}, min inliers={t}, combine={how}, "
+               f"alone={alone}, agree={agree:.0f} m)"] = {
+            "mean error (m)": float(err.mean()),
+            "median error (m)": float(np.median(err)),
+            "verified share": float(v.verified.mean())}
+        if best is None or loss < best[0]:
+            best = (loss, k, t, how, alone, agree, v, err)
+    loss, k, t, how, alone, agree, v, err = best
     ver = v.verified
     calibration = Calibration(v.spread[ver], err[ver]) if ver.sum() >= 5 else None
     fallback_cal = Calibration(fallback.spread[sample][~ver], err[~ver]) \
         if (~ver).sum() >= 5 else None
-    return Choice(k, t, how, loss, base, scores, calibration, fallback_cal)
+    return Choice(k, t, how, alone, agree, loss, base, scores, calibration, fallback_cal)
 
 
 class Verifier:
@@ -394,6 +415,7 @@ class Verifier:
                  paths: Sequence[Optional[str]]):
         from orangecontrib.geophoto.geolocate.learners import KNNLocator
         self.k, self.min_inliers, self.how = choice.k, choice.min_inliers, choice.how
+        self.alone, self.agree_m = choice.alone, choice.agree_m
         self.calibration = choice.calibration
         self.knn = KNNLocator(self.k).fit(X, lat, lon)
         self.store = store
@@ -403,18 +425,21 @@ class Verifier:
                       for p in paths]
 
     def params(self) -> dict:
-        return {"k": self.k, "min inliers": self.min_inliers, "combine": self.how}
+        return {"k": self.k, "min inliers": self.min_inliers, "combine": self.how,
+                "alone": self.alone, "agree (m)": self.agree_m}
 
     def apply(self, X, queries: Sequence[Optional[Local]], prediction) -> None:
         """Replace the answers of photos whose neighbours verify; record for every photo
         whether it verified, the matched training photo and the inliers."""
-        from orangecontrib.geophoto.geolocate.learners import from_unit
+        from orangecontrib.geophoto.geolocate.learners import R_M, from_unit, to_unit
         _, idx = self.knn.neighbours(X, self.k)
         counts = np.zeros(idx.shape, np.int32)
         for i, query in enumerate(queries):
             if query is not None:
                 counts[i] = inliers(query, self.store, idx[i])
-        v = combine(idx, counts, self.knn.points, self.k, self.min_inliers, self.how)
+        v = combine(idx, counts, self.knn.points, self.k, self.min_inliers, self.how,
+                    self.alone, to_unit(prediction.latitude, prediction.longitude) * R_M,
+                    self.agree_m)
         ver = v.verified
         if ver.any():
             lat, lon = from_unit(v.points[ver])
