@@ -79,7 +79,8 @@ def accuracy(F, lat, lon, split, paths, local):
     for label, rows in (("all", np.ones(len(test), bool)), ("without near-dups", ~dup),
                         ("near-dups only", dup)):
         print(f"{label:>18} verified : {figures(err[rows], p.uncertainty[rows], ver[rows])}")
-        print(f"{label:>18} fallback : {figures(base_err[rows], base.uncertainty[rows], nover[rows])}")
+        fallback = figures(base_err[rows], base.uncertainty[rows], nover[rows])
+        print(f"{label:>18} fallback : {fallback}")
     worse = err - base_err
     print(f"photos > 500 m worse than the fallback: {np.mean(worse > 500):.3f}; > 500 m "
           f"better: {np.mean(worse < -500):.3f}")
