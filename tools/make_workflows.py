@@ -76,6 +76,15 @@ def show_coordinates(lat, lon, color):
     return configure
 
 
+def show_images(image, title):
+    def configure(widget):
+        domain = widget.data.domain
+        widget.image_attr, widget.title_attr = domain[image], domain[title]
+        widget.clearModel()
+        widget.setupModel()
+    return configure
+
+
 # as Help -> Example Workflows lists them
 TITLES = {
     "workshop-clustering": "Workshop clustering",
@@ -158,22 +167,26 @@ WORKFLOWS = {
          (IMPORT, "Import Images (new photos)", (100, 310), folder("new-photos")),
          (EXIF, "EXIF Geotag (new photos)", (320, 310), {}),
          (EMBED, "Local Embedder (new photos)", (540, 310), FIRE9),
-         (GEOCLS, "Geo Classifier", (760, 205), {"method": 0}),
+         (GEOCLS, "Geo Classifier", (760, 205), {"method": 5}),
          (GEOMAP, "Geo Map (predicted)", (980, 100), {}),
          (GEOMAP, "Geo Map (true position)", (980, 240), {}),
          (TABLE, "Predictions", (1200, 170), {}),
-         (TABLE, "Evaluation", (980, 380), {})],
+         (TABLE, "Evaluation", (980, 380), {}),
+         (VIEWER, "Image Viewer (verified match)", (1200, 310), {})],
         [(0, "Data", 1, "Data"), (1, "Geotagged", 2, "Images"), (3, "Data", 4, "Data"),
          (4, "Data", 5, "Images"), (2, "Embeddings", 6, "Data"), (5, "Embeddings", 6, "Photos"),
          (6, "Predictions", 7, "Data"), (6, "Predictions", 8, "Data"),
-         (6, "Predictions", 9, "Data"), (6, "Evaluation", 10, "Data")],
+         (6, "Predictions", 9, "Data"), (6, "Evaluation", 10, "Data"),
+         (6, "Predictions", 11, "Data")],
         {"Geo Map (predicted)": show_coordinates(
             "latitude (predicted)", "longitude (predicted)", "error (m)"),
-         "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)")},
-        ("Geo Classifier learns from the geotagged photos where photos are taken (Auto: method "
-         "and settings chosen by cross-validation) and predicts it for the new ones, even the "
-         "one without GPS. The maps show the new photos where predicted and where they really "
-         "were, coloured by the error.",
+         "Geo Map (true position)": show_coordinates("latitude", "longitude", "error (m)"),
+         "Image Viewer (verified match)": show_images("matched photo", "image")},
+        ("Geo Classifier learns from the geotagged photos where photos are taken (neighbours "
+         "verified by local features) and predicts it for the new ones, even the one without "
+         "GPS. The maps show the new photos where predicted and where they really were, "
+         "coloured by the error; Image Viewer shows the training photo that confirmed each "
+         "verified place, titled by the new photo.",
          (100, 480, 660, 90))),
     "places-and-recommendations": (
         "City recognition and recommendations: photos in a folder per place teach Geo "

@@ -207,6 +207,10 @@ def test_where_was_it_taken(run):
     assert predicted_map.attr_lat.name == "latitude (predicted)"
     assert true_map.attr_lat.name == "latitude"
     assert predicted_map.attr_color.name == true_map.attr_color.name == "error (m)"
+    # the verified method: Image Viewer shows the training photo that confirmed the place
+    assert (predictions.get_column("verified") == 1).any()
+    viewer = workflow.widget_by_title(scheme, "Image Viewer (verified match)")
+    assert viewer.image_attr.name == "matched photo"
 
 
 def test_places_and_recommendations(run):

@@ -16,14 +16,19 @@ def register(subparsers):
         description="Learn from TRAIN (features such as geophoto embed's n0, n1, ... and "
                     "latitude/longitude) and predict 'latitude (predicted)', 'longitude "
                     "(predicted)', 'uncertainty (m)' (68%% radius) and 'cell' for PHOTOS "
-                    "(the same features). --evaluate prints TRAIN's cross-validated scores "
-                    "as JSON.")
+                    "(the same features). --method verified (and auto, when it wins in "
+                    "cross-validation) also checks the nearest training photos by local "
+                    "features and adds 'verified', 'matched photo', 'inliers' and "
+                    "'verification'; it reads the photos of both tables' image columns. "
+                    "--evaluate prints TRAIN's cross-validated scores as JSON.")
     parser.add_argument("train", metavar="TRAIN",
                         help="training table (.csv, .tab, .pkl or a .parquet dataset)")
     parser.add_argument("photos", metavar="PHOTOS", nargs="?",
                         help="photos to locate (a table, or a .parquet dataset: each of its "
                              "parts is a task)")
-    parser.add_argument("--method", choices=METHODS, default="auto")
+    parser.add_argument("--method", choices=METHODS, default="auto",
+                        help="auto (default) chooses by cross-validation inside TRAIN; "
+                             "verified: retrieval verified by local features (SIFT)")
     parser.add_argument("--top", type=integer(0, 100), default=0,
                         metavar="K", help="also give the K best candidate locations (0-100)")
     parser.add_argument("--evaluate", action="store_true",

@@ -22,12 +22,16 @@ UNCERTAINTY = "uncertainty (m)"
 CELL = "cell"
 ERROR = "error (m)"
 NOT_LOCATED = "not located"  # why a photo has no prediction
+VERIFIED = "verified"
+MATCHED = "matched photo"
+INLIERS = "inliers"
+VERIFICATION = "verification"
 
 
 def feature_columns(data):
     """The features a model learns from: continuous attributes other than coordinates,
     times and the columns we add (embeddings are hidden attributes, and count)."""
-    skip = {"latitude", "longitude", LAT_PRED, LON_PRED, UNCERTAINTY, ERROR,
+    skip = {"latitude", "longitude", LAT_PRED, LON_PRED, UNCERTAINTY, ERROR, INLIERS,
             "altitude (m)", "place distance (km)"}
     return [v for v in data.domain.attributes
             if v.is_continuous and not v.is_time and v.name not in skip
@@ -40,6 +44,7 @@ class TrainingData(NamedTuple):
     lon: np.ndarray
     names: list
     skipped: int          # rows without coordinates or features
+    rows: np.ndarray = None  # the table rows these are
 
 
 def training_data(data, lat_var=None, lon_var=None) -> TrainingData:
@@ -62,14 +67,47 @@ def training_data(data, lat_var=None, lon_var=None) -> TrainingData:
     X = np.column_stack([data.get_column(v).astype(float) for v in features])
     ok = np.isfinite(latlon).all(1) & np.isfinite(X).all(1)
     return TrainingData(X[ok], latlon[ok, 0], latlon[ok, 1], [v.name for v in features],
-                        int((~ok).sum()))
+                        int((~ok).sum()), np.flatnonzero(ok))
+
+
+VERIFIES = ("auto", "verified")  # the methods that read the photos' local features
+
+
+def photo_local_features(data, rows=None, on_progress=None, should_stop=None):
+    """(local features, reasons, paths) of the photos in ``data``'s image column (of
+    ``rows``), through the content cache; None when the table has no image column."""
+    from orangecontrib.geophoto.geolocate.verify import LocalFeatureCache, local_features
+    from orangecontrib.geophoto.tables import find_image_column, image_paths
+    var = find_image_column(data)
+    if var is None:
+        return None
+    paths = image_paths(data, var, rows)
+    features, reasons = local_features(paths, LocalFeatureCache(), on_progress, should_stop)
+    return features, reasons, paths
+
+
+def training_photos(data, t: TrainingData, method, on_progress=None, should_stop=None):
+    """(LocalStore, paths) of the training rows' photos for the methods that verify; (None,
+    None) when ``auto`` cannot read them (it then chooses among the others)."""
+    from orangecontrib.geophoto.geolocate.verify import LocalStore
+    found = photo_local_features(data, t.rows, on_progress, should_stop) \
+        if method in VERIFIES else None
+    if found is None or all(found[1]):
+        if method == "verified":
+            why = "no image column" if found is None else found[1][0]
+            raise ValueError(f"the verified method needs the training photos ({why})")
+        return None, None
+    return LocalStore(found[0]), found[2]
 
 
 def train(data, method="auto", lat_var=None, lon_var=None, folds=3,
           on_progress=None, should_stop=None, **params) -> GeoModel:
+    on_progress = on_progress or no_progress
     t = training_data(data, lat_var, lon_var)
-    model = fit_geolocator(t.X, t.lat, t.lon, t.names, method, folds, on_progress,
-                           should_stop, **params)
+    local, paths = training_photos(data, t, method, scaled(on_progress, 0, 0.3), should_stop)
+    model = fit_geolocator(t.X, t.lat, t.lon, t.names, method, folds,
+                           scaled(on_progress, 0.3 if local else 0, 1), should_stop,
+                           local=local, paths=paths, **params)
     model.skipped = t.skipped
     return model
 
@@ -97,8 +135,11 @@ def predict_table(model: GeoModel, data, top: int = 0):
     lat, lon, radius = (np.full(n, np.nan) for _ in range(3))
     cell = [""] * n
     candidates = [[] for _ in range(n)]
+    verifying = getattr(model, "verifier", None) is not None
+    if verifying:
+        local, reasons = query_photos(data, np.flatnonzero(ok))
     if ok.any():
-        p = model.predict(X[ok], top)
+        p = model.predict(X[ok], top, local if verifying else None)
         lat[ok], lon[ok], radius[ok] = p.latitude, p.longitude, p.uncertainty
         for i, c in zip(np.flatnonzero(ok), p.cell):
             cell[i] = c
@@ -118,6 +159,8 @@ def predict_table(model: GeoModel, data, top: int = 0):
                   (ContinuousVariable(f"candidate {j + 1} probability",
                                       number_of_decimals=3),
                    [c[j][2] if len(c) > j else np.nan for c in candidates])]
+    if verifying:
+        metas += verification_columns(p if ok.any() else None, ok, reasons)
     true_lat, true_lon = _true_coordinates(data)
     if true_lat is not None:
         latlon = coordinates(data, true_lat, true_lon)
@@ -164,6 +207,43 @@ def _missing_features(X) -> list:
             else f"{m} of {total} features missing" for m in missing.tolist()]
 
 
+def query_photos(data, rows):
+    """Local features of ``rows``' photos (None where unreadable) and, per row, why a photo
+    was not verified when it could not be read."""
+    found = photo_local_features(data, rows)
+    if found is None:
+        return [None] * len(rows), ["no image column"] * len(rows)
+    features, reasons, _ = found
+    return ([None if r else f for f, r in zip(features, reasons)],
+            [f"photo not read: {r}" if r else "" for r in reasons])
+
+
+def verification_columns(p, ok, reasons):
+    """``verified`` (no/yes), ``matched photo`` (an image column: Image Viewer shows the
+    training photo that confirmed the place), ``inliers`` and ``verification`` (why not)."""
+    from Orange.data import ContinuousVariable, DiscreteVariable, StringVariable
+    n = len(ok)
+    rows = np.flatnonzero(ok)
+    verified, inliers = np.full(n, np.nan), np.full(n, np.nan)
+    matched, notes = [""] * n, ["no features"] * n
+    for j, i in enumerate(rows):
+        notes[i] = reasons[j]
+    if p is not None:
+        verified[rows] = p.verified
+        inliers[rows] = p.inliers
+        for j, i in enumerate(rows):
+            matched[i] = p.matched[j] or ""
+            if not notes[i] and not p.verified[j]:
+                notes[i] = "no neighbour verified"
+    image = StringVariable(MATCHED)
+    image.attributes.update({"type": "image",
+                             "origin": p.matched_origin if p is not None else ""})
+    return [(DiscreteVariable(VERIFIED, values=("no", "yes")), verified),
+            (image, matched),
+            (ContinuousVariable(INLIERS, number_of_decimals=0), inliers),
+            (StringVariable(VERIFICATION), notes)]
+
+
 def _true_coordinates(data):
     names = {v.name: v for v in (*data.domain.variables, *data.domain.metas)
              if v.is_continuous}
@@ -186,6 +266,7 @@ def evaluate(data, method="auto", folds=5, lat_var=None, lon_var=None,
     """k-fold cross-validation: each fold is predicted by a model (tuned, for auto, inside
     the other folds only) that never saw it."""
     from orangecontrib.geophoto.geolocate.learners import fold_indices
+    from orangecontrib.geophoto.geolocate.verify import LocalStore
     on_progress = on_progress or no_progress
     t = training_data(data, lat_var, lon_var)
     n = len(t.lat)
@@ -193,13 +274,17 @@ def evaluate(data, method="auto", folds=5, lat_var=None, lon_var=None,
         raise ValueError(f"{folds} folds need at least {folds} training photos with "
                          f"coordinates and features; there are {n}")
     plat, plon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    store, paths = training_photos(data, t, method, scaled(on_progress, 0, 0.2), should_stop)
+    local = [store[i] for i in range(n)] if store is not None else None
     parts = fold_indices(n, folds, seed=1)
     for i, test in enumerate(parts):
         train_rows = np.setdiff1d(np.arange(n), test)
-        model = fit_geolocator(t.X[train_rows], t.lat[train_rows], t.lon[train_rows],
-                               t.names, method, 3, scaled(on_progress, i / folds,
-                                                          (i + 1) / folds), should_stop)
-        p = model.predict(t.X[test])
+        model = fit_geolocator(
+            t.X[train_rows], t.lat[train_rows], t.lon[train_rows], t.names, method, 3,
+            scaled(on_progress, 0.2 + 0.8 * i / folds, 0.2 + 0.8 * (i + 1) / folds),
+            should_stop, local=LocalStore([local[j] for j in train_rows]) if local else None,
+            paths=[paths[j] for j in train_rows] if local else None)
+        p = model.predict(t.X[test], local=[local[j] for j in test] if local else None)
         plat[test], plon[test], radius[test] = p.latitude, p.longitude, p.uncertainty
     errors = haversine_km(t.lat, t.lon, plat, plon) * 1000
     on_progress(1.0)

@@ -11,8 +11,11 @@
   photo centroids.
 - ``regression``: ridge regression of positions on a local tangent plane (small regions).
 - ``knn+cells``: the neighbours' weights times their cells' probabilities (to a power).
+- ``verified``: the embedding's nearest training photos checked by local features and a
+  geometric test (``verify.py``); the answer comes from the neighbours that verify, else
+  from the best of the others.
 - ``auto``: chooses among these and their settings by k-fold cross-validation inside the
-  training rows only.
+  training rows only (``verified`` when the training photos can be read and it wins).
 
 Every model gives a 68% uncertainty radius, calibrated on held-out training folds: out-of-fold
 errors are binned by the model's own spread score and the 68th percentile of each bin is
@@ -29,7 +32,7 @@ from orangecontrib.geophoto.geolocate.ann import build_index, exact_neighbours
 from orangecontrib.geophoto.geolocate.metrics import EARTH_RADIUS_KM, haversine_km
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
 
-METHODS = ("auto", "cells", "knn", "regression", "knn+cells")
+METHODS = ("auto", "cells", "knn", "regression", "knn+cells", "verified")
 R_M = EARTH_RADIUS_KM * 1000
 
 
@@ -69,6 +72,10 @@ class Prediction:
     cell: List[str]
     candidates: Optional[List[List[Tuple[float, float, float]]]] = None  # lat, lon, prob
     uncertainty: Optional[np.ndarray] = None
+    verified: Optional[np.ndarray] = None   # verified retrieval: per photo, yes/no
+    inliers: Optional[np.ndarray] = None    # ... the best neighbour's inliers
+    matched: Optional[List[Optional[str]]] = None  # ... the training photo that verified
+    matched_origin: str = ""
 
 
 class Features:
@@ -405,23 +412,33 @@ class GeoModel:
     method: str
     params: dict
     cv_scores: Dict[str, dict] = field(default_factory=dict)
+    verifier: Optional[object] = None       # verify.Verifier of the ``verified`` method
 
-    def predict(self, X: np.ndarray, top: int = 0) -> Prediction:
+    def predict(self, X: np.ndarray, top: int = 0, local=None) -> Prediction:
+        """``local``: the photos' local features (``verify.local_features``; None per photo
+        that could not be read), for a model that verifies."""
         if X.shape[1] != len(self.feature_names):
             raise ValueError(f"the photos have {X.shape[1]} features, the model was trained "
                              f"on {len(self.feature_names)}")
         prediction = self.locator.predict(X, top)
         prediction.uncertainty = self.calibration(prediction.spread)
+        if self.verifier is not None:
+            self.verifier.apply(X, local if local is not None else [None] * len(X),
+                                prediction)
         return prediction
 
 
 def fit_geolocator(X: np.ndarray, lat: np.ndarray, lon: np.ndarray, feature_names,
                    method: str = "auto", folds: int = 3,
                    on_progress: Callable[[float], None] = None,
-                   should_stop: Callable[[], bool] = None, **params) -> GeoModel:
+                   should_stop: Callable[[], bool] = None, local=None, paths=None,
+                   **params) -> GeoModel:
     """Fit ``method``; ``auto`` picks the method and settings with the lowest mean
-    cross-validated error inside these rows. Every method is calibrated out of fold."""
+    cross-validated error inside these rows. Every method is calibrated out of fold.
+    ``local`` (a ``verify.LocalStore`` of these rows' photos) and their ``paths`` enable
+    ``verified``, and let ``auto`` choose it."""
     on_progress = on_progress or no_progress
+    requested = method
     X = np.asarray(X, dtype=np.float64)
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     if len(lat) < 2 * folds:
@@ -429,8 +446,11 @@ def fit_geolocator(X: np.ndarray, lat: np.ndarray, lon: np.ndarray, feature_name
                          f"at least {2 * folds} are needed")
     if method not in METHODS:
         raise ValueError(f"unknown method {method}; use one of {', '.join(METHODS)}")
+    if method == "verified" and local is None:
+        raise ValueError("the verified method needs the training photos (an image column "
+                         "whose files can be read)")
     scores = {}
-    if method == "auto":
+    if method in ("auto", "verified"):
         runs = _neighbour_grid_out_of_fold(X, lat, lon, folds, should_stop)
         on_progress(0.3)
         for i, (name, p) in enumerate([c for c in AUTO_CANDIDATES
@@ -451,11 +471,23 @@ def fit_geolocator(X: np.ndarray, lat: np.ndarray, lon: np.ndarray, feature_name
         oof = out_of_fold(method, params, X, lat, lon, folds, should_stop)
         on_progress(0.7)
     errors = haversine_km(lat, lon, oof.latitude, oof.longitude) * 1000
-    locator = make_locator(method, **params).fit(X, lat, lon,
-                                                 scaled(on_progress, 0.7, 1.0), should_stop)
+    calibration, verifier = Calibration(oof.spread, errors), None
+    locator = make_locator(method, **params)  # the answer when nothing verifies
+    if local is not None and requested in ("auto", "verified"):
+        from orangecontrib.geophoto.geolocate.verify import Verifier, choose
+        choice = choose(X, lat, lon, local, oof, folds,
+                        on_progress=scaled(on_progress, 0.7, 0.95), should_stop=should_stop)
+        if choice is not None:
+            scores.update(choice.scores)
+        if choice is not None and (choice.wins or requested == "verified"):
+            verifier = Verifier(choice, X, lat, lon, local, paths or [None] * len(lat))
+            calibration = choice.fallback_calibration or calibration
+            method, params = "verified", {**verifier.params(),
+                                          "fallback": _label(method, params)}
+    locator.fit(X, lat, lon, scaled(on_progress, 0.95, 1.0), should_stop)
     on_progress(1.0)
-    return GeoModel(locator, Calibration(oof.spread, errors), list(feature_names), method,
-                    dict(params), scores)
+    return GeoModel(locator, calibration, list(feature_names), method, dict(params), scores,
+                    verifier)
 
 
 def selection_loss(errors_m: np.ndarray) -> float:

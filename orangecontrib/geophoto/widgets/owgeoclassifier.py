@@ -27,7 +27,8 @@ from orangecontrib.geophoto.widgets.common import Progress, RunControls, reporti
 NO_OUTPUT = "No output: see the message below; hover over it for details."
 METHOD_LABELS = ["Auto (cross-validated choice)", "Earth cells (S2, hierarchical)",
                  "Nearest neighbours", "Regression (tangent plane)",
-                 "Neighbours weighted by cells"]
+                 "Neighbours weighted by cells",
+                 "Neighbours verified by local features (SIFT)"]
 
 
 class Result(NamedTuple):
