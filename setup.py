@@ -35,7 +35,8 @@ INSTALL_REQUIRES = [
     # large training sets (approximate neighbours), GeoParquet, runs on a Dask cluster
     "faiss-cpu>=1.8",
     "pyarrow>=14",
-    "dask[distributed]>=2024.1",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
+    "dask[distributed]>=2024.1",
+    "opencv-python-headless>=4.8",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
     "timezonefinder>=6.5",
     "reverse_geocoder>=1.5.1",
     "geopy>=2.4",
