@@ -169,3 +169,16 @@ def test_cli_verified_end_to_end(area, tmp_path, capsys):
     assert main(["geolocate", no_images, photos, "--method", "verified"]) == 1
     assert "geolocate: error: the verified method needs the training photos" in \
         capsys.readouterr().err
+
+
+def test_every_method_is_described_in_words():
+    """The widget's Info says the chosen model in words, verified retrieval too (it read
+    "Verified" alone)."""
+    from types import SimpleNamespace
+    from orangecontrib.geophoto.geolocate import describe
+    from orangecontrib.geophoto.geolocate.learners import METHODS
+    for method in METHODS:
+        if method == "auto":  # never the fitted method: auto fits one of the others
+            continue
+        text = describe(SimpleNamespace(method=method, params={"k": 20}, cv_scores=None))
+        assert len(text.split()) > 3 and ":" in text, (method, text)
