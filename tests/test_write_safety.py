@@ -229,15 +229,37 @@ def test_output_errors_name_the_path_asked_for(tmp_path, capsys):
         assert ".geophoto-" not in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_folder_error_names_the_path_asked_for(tmp_path, capsys):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    target = folder / "out.csv"
-    assert main(["-q", "exif", sample_photo_paths()[0], "-o", str(target)]) == 1
-    err = capsys.readouterr().err
-    assert str(target) in err and ".geophoto-" not in err
+def test_read_only_folder_error_names_the_path_asked_for():
+    """The error names OUT, not the hidden temporary file. Root writes into read-only
+    folders, so as root the command runs as nobody (setpriv)."""
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="geophoto-ro-")  # pytest's tmp_path is root's only
+    try:
+        os.chmod(base, 0o755)
+        photo = os.path.join(base, "photo.jpg")
+        shutil.copy(sample_photo_paths()[0], photo)
+        os.chmod(photo, 0o644)
+        folder = os.path.join(base, "ro")
+        os.mkdir(folder)
+        os.chmod(folder, 0o555)
+        target = os.path.join(folder, "out.csv")
+        command = [sys.executable, "-m", "orangecontrib.geophoto.cli", "-q", "exif", photo,
+                   "-o", target]
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root and setpriv is missing: root ignores modes")
+            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                       *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              cwd=base, env={**os.environ, "PYTHONPATH": ROOT, "HOME": base})
+        assert done.returncode == 1, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and target in lines[0] and ".geophoto-" not in lines[0], lines
+        assert os.listdir(folder) == []
+    finally:
+        os.chmod(os.path.join(base, "ro"), 0o755)
+        shutil.rmtree(base)
 
 
 def test_overwriting_keeps_permissions_and_symlinks(tmp_path):
