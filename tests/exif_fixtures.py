@@ -74,3 +74,18 @@ def copy_venice(tmp_dir, name, new_name=None):
 def exif_bytes(gps=None, exif=None, zeroth=None):
     return piexif.dump({"0th": zeroth or {}, "Exif": exif or {}, "GPS": gps or {},
                         "1st": {}, "thumbnail": None})
+
+
+def write_gpx(path, fixes):
+    """A GPX track of ``fixes`` [(time, latitude, longitude)] written with gpxpy, as a
+    GPS logger's file; returns its path."""
+    import gpxpy.gpx
+    gpx = gpxpy.gpx.GPX()
+    segment = gpxpy.gpx.GPXTrackSegment()
+    segment.points = [gpxpy.gpx.GPXTrackPoint(lat, lon, time=t) for t, lat, lon in fixes]
+    track = gpxpy.gpx.GPXTrack()
+    track.segments.append(segment)
+    gpx.tracks.append(track)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(gpx.to_xml())
+    return str(path)

@@ -1,7 +1,6 @@
 """Placing photos without GPS from a GPX track, a track table, or time neighbours."""
 from datetime import datetime, timedelta, timezone
 
-import gpxpy.gpx
 import numpy as np
 import piexif
 import pytest
@@ -12,7 +11,7 @@ from orangecontrib.geophoto.tables import table_from_paths
 from orangecontrib.geophoto.track import (
     Placement, Track, interpolate, track_from_gpx, track_from_table,
 )
-from tests.exif_fixtures import copy_venice, gps_ifd, venice_labels, write_exif
+from tests.exif_fixtures import copy_venice, gps_ifd, venice_labels, write_exif, write_gpx
 
 START = datetime(2019, 5, 18, 7, 0, tzinfo=timezone.utc)
 
@@ -21,17 +20,6 @@ def _walk(n=6):
     """A real walk: Venice photo positions as track fixes ten minutes apart."""
     return [(START + timedelta(minutes=10 * i), lat, lon)
             for i, (_, lat, lon) in enumerate(venice_labels(n=n))]
-
-
-def _write_gpx(path, fixes):
-    gpx = gpxpy.gpx.GPX()
-    segment = gpxpy.gpx.GPXTrackSegment()
-    segment.points = [gpxpy.gpx.GPXTrackPoint(lat, lon, time=t) for t, lat, lon in fixes]
-    track = gpxpy.gpx.GPXTrack()
-    track.segments.append(segment)
-    gpx.tracks.append(track)
-    path.write_text(gpx.to_xml())
-    return str(path)
 
 
 def _photo(tmp_path, name, taken: datetime, offset=None, position=None):
@@ -58,7 +46,7 @@ def test_interpolation_between_fixes_and_gap_limit():
 
 def test_gpx_places_photos_by_time_with_clock_offset(tmp_path):
     fixes = _walk()
-    gpx = _write_gpx(tmp_path / "walk.gpx", fixes)
+    gpx = write_gpx(tmp_path / "walk.gpx", fixes)
     # camera set to local summer time (UTC+2) without an offset tag: clock offset 2 h
     at_fix = _photo(tmp_path, "a.jpg", (fixes[2][0] + timedelta(hours=2)).replace(tzinfo=None))
     with_offset = _photo(tmp_path, "b.jpg", fixes[4][0].astimezone(
@@ -79,7 +67,7 @@ def test_exif_positions_win_over_the_track(tmp_path):
     path = _photo(tmp_path, "own.jpg", fixes[1][0].replace(tzinfo=None), offset="+00:00",
                   position=own)
     tags = read_geotags([path])
-    Placement(track=track_from_gpx(_write_gpx(tmp_path / "w.gpx", fixes))).apply(tags)
+    Placement(track=track_from_gpx(write_gpx(tmp_path / "w.gpx", fixes))).apply(tags)
     assert (tags[0].latitude, tags[0].longitude, tags[0].position_source) == \
         (pytest.approx(own[0]), pytest.approx(own[1]), "exif")
 

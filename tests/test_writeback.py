@@ -29,7 +29,7 @@ from orangecontrib.geophoto.writeback import (
     write_geotags_table,
 )
 from tests.conftest import ROOT, VENICE
-from tests.exif_fixtures import copy_venice, gps_ifd, venice_labels, write_exif
+from tests.exif_fixtures import copy_venice, gps_ifd, venice_labels, write_exif, write_gpx
 
 T0 = datetime(2019, 5, 18, 7, 0, 0, tzinfo=timezone.utc)
 CEST = timezone(timedelta(hours=2))
@@ -53,19 +53,6 @@ def timed_copies(folder, labels, t0=T0, step_s=60, names=None):
         paths.append(path)
         fixes.append((when, lat, lon))
     return paths, fixes
-
-
-def write_gpx(path, fixes):
-    import gpxpy.gpx
-    gpx = gpxpy.gpx.GPX()
-    segment = gpxpy.gpx.GPXTrackSegment()
-    segment.points = [gpxpy.gpx.GPXTrackPoint(lat, lon, time=t) for t, lat, lon in fixes]
-    track = gpxpy.gpx.GPXTrack()
-    track.segments.append(segment)
-    gpx.tracks.append(track)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(gpx.to_xml())
-    return str(path)
 
 
 def placed_table(tmp_path, n=4, folder="photos"):

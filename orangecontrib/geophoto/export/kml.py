@@ -28,7 +28,9 @@ from orangecontrib.geophoto.export.table import (
 )
 from orangecontrib.geophoto.images import ImageError, open_image, read_bytes
 from orangecontrib.geophoto.progress import check_stop, no_progress, scaled
-from orangecontrib.geophoto.tables import atomic_path, find_image_column, image_paths, is_url
+from orangecontrib.geophoto.tables import (
+    atomic_path, find_image_column, image_paths, is_url, printable,
+)
 
 KML_EXTENSIONS = (".kml", ".kmz")
 KML_NS = "http://www.opengis.net/kml/2.2"
@@ -46,7 +48,6 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 def text(value: str) -> str:
     """Literal text for an XML element: escaped, without characters XML cannot hold, and
     file-name bytes that are not UTF-8 shown as ``\\xe9``."""
-    from orangecontrib.geophoto.tables import printable
     return html.escape(_NOT_XML.sub("", printable(str(value))), quote=True)
 
 
