@@ -31,12 +31,15 @@ INSTALL_REQUIRES = [
     "pillow-heif>=0.16",
     "piexif>=1.1.3",
     "gpxpy>=1.5",
-    "exiv2>=0.17",
+    "exiv2>=0.17",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
     # large training sets (approximate neighbours), GeoParquet, runs on a Dask cluster
     "faiss-cpu>=1.8",
     "pyarrow>=14",
     "dask[distributed]>=2024.1",
-    "opencv-python-headless>=4.8",  # python-exiv2: writing geotags (Write Geotags, geophoto write)
+    # verified retrieval: local features, geometric checks, the learned same-place model
+    "opencv-python-headless>=4.8",
+    "scikit-learn>=1.3",
+    "threadpoolctl>=3.1",
     "timezonefinder>=6.5",
     "reverse_geocoder>=1.5.1",
     "geopy>=2.4",

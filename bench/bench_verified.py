@@ -20,7 +20,7 @@ from venice_features import OUT, VENICE, venice  # noqa: E402
 from orangecontrib.geophoto.geolocate.learners import KNNLocator, fit_geolocator  # noqa: E402
 from orangecontrib.geophoto.geolocate.metrics import haversine_km  # noqa: E402
 from orangecontrib.geophoto.geolocate.verify import (  # noqa: E402
-    LocalFeatureCache, LocalStore, inliers, local_features)
+    LocalFeatureCache, LocalStore, local_features, verify_neighbours)
 
 
 def data():
@@ -41,7 +41,7 @@ def figures(errors, radius, verified):
     v, u = verified, ~verified
     cover = lambda m: f"{np.mean(errors[m] <= radius[m]):.2f}" if m.any() else "  - "
     vmed = f"{np.median(errors[v]):5.0f}" if v.any() else "    -"
-    return (f"n={len(errors):4d} mean {errors.mean():4.0f} median {np.median(errors):4.0f} "
+    return (f"n={len(errors):4d} mean {errors.mean():5.1f} median {np.median(errors):5.1f} "
             f"<100m {np.mean(errors <= 100):.3f} <1km {np.mean(errors <= 1000):.3f} "
             f"verified {v.mean():.2f} median(verified) {vmed} "
             f"median(unverified) {np.median(errors[u]) if u.any() else np.nan:4.0f} "
@@ -59,8 +59,7 @@ def accuracy(F, lat, lon, split, paths, local):
     fit = time.perf_counter() - start
     print(f"auto fit (given cached local features): {fit:.0f} s; chose {model.method} "
           f"{model.params}")
-    best = sorted((s for s in model.cv_scores.items() if s[0].startswith("verified")),
-                  key=lambda s: s[1]["mean error (m)"])[:3]
+    best = [s for s in model.cv_scores.items() if s[0].startswith("verified")]
     for name, s in best:
         print(f"  CV: {name}: mean {s['mean error (m)']:.0f} median "
               f"{s['median error (m)']:.0f} verified {s['verified share']:.2f}")
@@ -94,7 +93,7 @@ def accuracy(F, lat, lon, split, paths, local):
           f"{np.percentile(bmean, 97.5):+.0f} m")
 
 
-def scale(F, lat, lon, split, local, k=20, queries=30):
+def scale(F, lat, lon, split, local, k=60, queries=30):
     """Memory and time per query with N reference photos (the training set repeated)."""
     train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")[:queries]
     for n in (2000, 20000):
@@ -108,8 +107,7 @@ def scale(F, lat, lon, split, local, k=20, queries=30):
         _, idx = knn.neighbours(F[test], k)
         search = (time.perf_counter() - start) / len(test)
         start = time.perf_counter()
-        for q, row in zip(test, idx):
-            inliers(local[q], store, row)
+        verify_neighbours([local[q] for q in test], store, idx)
         check = (time.perf_counter() - start) / len(test)
         print(f"{n:6d} references: {memory / 1e6:5.0f} MB (local {store.nbytes / 1e6:.0f} MB,"
               f" embeddings {knn.train.nbytes / 1e6:.0f} MB); per query: search "

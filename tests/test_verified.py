@@ -13,7 +13,8 @@ from orangecontrib.geophoto.embedders.cache import content_key
 from orangecontrib.geophoto.geolocate import GeoPhotoModel, predict_table, train
 from orangecontrib.geophoto.geolocate.metrics import haversine_km
 from orangecontrib.geophoto.geolocate.verify import (
-    LocalFeatureCache, LocalStore, inliers, local_features)
+    VERIFIED_INLIERS, LocalFeatureCache, LocalStore, inliers, local_features, pair_stats,
+    verify_neighbours)
 from orangecontrib.geophoto.images import read_bytes
 from orangecontrib.geophoto.tables import (
     append_columns, find_image_column, image_paths, read_table, table_from_paths, write_table)
@@ -76,8 +77,7 @@ def fitted(area):
 
 def test_verified_answers_are_closer_than_the_others(fitted):
     model, out = fitted
-    assert model.method == "verified" and {"k", "min inliers", "combine", "fallback"} \
-        <= set(model.params)
+    assert model.method == "verified" and {"k", "sharpness", "fallback"} <= set(model.params)
     errors = out.get_column("error (m)")
     verified = out.get_column("verified") == 1
     assert 0 < verified.sum() < len(out)
@@ -100,8 +100,9 @@ def test_columns_and_their_types(fitted):
     for value, ok in zip(out.get_column("matched photo"), verified):
         if ok:  # Image Viewer finds the confirming training photo
             assert os.path.isfile(os.path.join(origin, value))
-    assert (counts[verified] >= model.verifier.min_inliers).all()
-    assert (counts[~verified & np.isfinite(counts)] < model.verifier.min_inliers).all()
+    # a verified photo names the training photo that confirmed it, the others none
+    assert all(bool(m) == ok for m, ok in zip(out.get_column("matched photo"), verified))
+    assert (counts[verified] >= VERIFIED_INLIERS).all()  # a place confirmed in detail
     assert np.isfinite(out.get_column("latitude (predicted)")).all()
 
 
@@ -182,3 +183,37 @@ def test_every_method_is_described_in_words():
             continue
         text = describe(SimpleNamespace(method=method, params={"k": 20}, cv_scores=None))
         assert len(text.split()) > 3 and ":" in text, (method, text)
+
+
+def test_matching_on_threads_gives_the_serial_answer(area):
+    """Pairs are matched on all cores; OpenCV's RANSAC is seeded, so the statistics are
+    those of one thread, pair for pair."""
+    train_table, _, _, _ = area
+    paths = image_paths(train_table, find_image_column(train_table))[:24]
+    features, _ = local_features(paths, None)
+    store = LocalStore(features)
+    idx = np.array([np.roll(np.arange(24), -i)[1:13] for i in range(24)])
+    serial = np.stack([pair_stats(q, store, row) for q, row in zip(features, idx)])
+    np.testing.assert_array_equal(verify_neighbours(features, store, idx), serial)
+    assert (serial[..., 1] > 0).any()  # some pairs of this busy spot do match
+
+
+def test_verified_needs_photos_of_the_same_places(area):
+    """Training photos that are all far apart give no example of a matched place to learn
+    from: asking for verified says so, auto quietly uses the others."""
+    train_table, _, _, _ = area
+    rows = venice_labels(split="train")
+    lat = np.array([r[1] for r in rows])
+    lon = np.array([r[2] for r in rows])
+    apart = []
+    for i in np.argsort(lat):
+        if all(haversine_km(lat[i], lon[i], lat[j], lon[j]) > 0.3 for j in apart):
+            apart.append(i)
+        if len(apart) == 24:
+            break
+    images = os.path.join(VENICE, "images")
+    data = embed_table(table([rows[i] for i in apart], images), layer="fire9",
+                       top_k=0).embeddings
+    with pytest.raises(ValueError, match="too few training photos show the same place"):
+        train(data, "verified")
+    assert train(data).verifier is None

@@ -192,9 +192,9 @@ def describe(model: GeoModel) -> str:
         "cells": lambda: "Earth cells: a classifier picks the most likely S2 cell, from "
                          "coarse to fine",
         "regression": lambda: "regression: features mapped straight to a position",
-        "verified": lambda: f"neighbours verified by local features: the place of the "
-                            f"{p.get('k', 20)} most similar training photos whose details "
-                            f"match the photo's geometrically, else the embedding model's",
+        "verified": lambda: f"neighbours verified by local features: of the "
+                            f"{p.get('k', 20)} most similar training photos, those whose "
+                            f"details match the photo's geometrically give the place",
     }
     text = words.get(model.method, lambda: model.method)()
     if model.cv_scores:

@@ -11,9 +11,9 @@
   photo centroids.
 - ``regression``: ridge regression of positions on a local tangent plane (small regions).
 - ``knn+cells``: the neighbours' weights times their cells' probabilities (to a power).
-- ``verified``: the embedding's nearest training photos checked by local features and a
-  geometric test (``verify.py``); the answer comes from the neighbours that verify, else
-  from the best of the others.
+- ``verified``: the embedding's nearest training photos checked by local features and
+  geometric tests (``verify.py``); a model learned out of fold says how likely each
+  neighbour shows the same place, and the answer leans to the likeliest ones.
 - ``auto``: chooses among these and their settings by k-fold cross-validation inside the
   training rows only (``verified`` when the training photos can be read and it wins).
 
@@ -479,9 +479,11 @@ def fit_geolocator(X: np.ndarray, lat: np.ndarray, lon: np.ndarray, feature_name
                         on_progress=scaled(on_progress, 0.7, 0.95), should_stop=should_stop)
         if choice is not None:
             scores.update(choice.scores)
+        elif requested == "verified":
+            raise ValueError("too few training photos show the same place as another to "
+                             "learn verification; use auto")
         if choice is not None and (choice.wins or requested == "verified"):
             verifier = Verifier(choice, X, lat, lon, local, paths or [None] * len(lat))
-            calibration = choice.fallback_calibration or calibration
             method, params = "verified", {**verifier.params(),
                                           "fallback": _label(method, params)}
     locator.fit(X, lat, lon, scaled(on_progress, 0.95, 1.0), should_stop)

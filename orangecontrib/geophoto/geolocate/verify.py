@@ -1,12 +1,17 @@
 """Verified retrieval: the embedding's nearest training photos, checked by local features.
 
 The embedding finds photos that look alike; whether a neighbour shows the *same place* is
-decided by matching local features (OpenCV SIFT as RootSIFT, ratio test) and a geometric
-check (a fundamental matrix by RANSAC): a neighbour that passes with enough inliers is a
-view of the same scene, usually metres away. The prediction is taken from the verified
-neighbours and falls back to the embedding model when none passes. The number of
-neighbours checked, the inlier threshold and how verified neighbours are combined are
-chosen by cross-validation inside the training photos, like everything in ``auto``.
+decided by matching local features (OpenCV SIFT as RootSIFT, ratio test) and geometric
+checks (RANSAC fundamental matrices and a homography). A fixed inlier threshold is fooled
+by repeated facades and misses true views with few inliers, so the decision is learned:
+training photos are matched against their neighbours out of fold, where the truth is known,
+and gradient-boosted trees learn the probability that a pair shows the same place from the
+geometric checks, the embedding's similarity and how the other neighbours agree. The
+answer is the median of the neighbours weighted by that probability; a photo is *verified*
+when its best neighbour is more likely than not the same place. The number of neighbours
+and how sharply the answer leans to the likeliest are chosen by cross-validation inside
+the training photos, like everything in ``auto``; a photo whose features cannot be read
+keeps the embedding model's answer.
 
 Local features are computed once per photo and cached by content (a SQLite store next to
 the embedding cache), compactly: at most 1,000 keypoints per photo at 320 px, positions as
@@ -31,14 +36,6 @@ RATIO = 0.8                # Lowe's ratio test
 RANSAC_PX = 2.0
 MIN_MATCHES = 10           # fewer ratio-test matches cannot reach the lowest threshold
 STORE_ID = f"local-rootsift-{MAX_KEYPOINTS}-{SIDE}px"
-# How far the verified neighbours chosen by ``combine="cluster"`` may lie from the best one.
-CLUSTER_M = 150.0
-CV_QUERIES = 300           # training photos verified out of fold when choosing settings
-K_GRID = (5, 10, 20)
-INLIER_GRID = (10, 12, 15, 20, 30, 50)
-COMBINE_GRID = ("best", "median", "cluster")
-ALONE_GRID = (0, 30, 60, 120)  # inliers that make an answer trusted without agreement
-AGREE_GRID = (500.0, 1000.0)  # ... agreement: within this of the embedding model's answer
 
 Local = Tuple[np.ndarray, np.ndarray]   # keypoint positions (n, 2), RootSIFT (n, 128) uint8
 EMPTY: Local = (np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
@@ -196,14 +193,20 @@ class LocalStore:
         return self.xy.nbytes + self.desc.nbytes + self.offsets.nbytes
 
 
-# --- matching and the geometric check -----------------------------------------------------
+# --- matching and the geometric checks ----------------------------------------------------
 
-def inliers(query: Local, store: LocalStore, neighbours: Sequence[int]) -> np.ndarray:
-    """Inliers of a fundamental matrix (RANSAC, ``RANSAC_PX``) between the query and each
-    neighbour, over ratio-test matches. One matrix product covers all neighbours."""
-    import cv2
+# Per pair (query, neighbour): what the matcher and the geometric checks found.
+MATCHES, INLIERS, STRICT, HOMOGRAPHY, COVER_QUERY, COVER_NEIGHBOUR = range(6)
+
+
+def pair_stats(query: Local, store: LocalStore, neighbours: Sequence[int]) -> np.ndarray:
+    """(len(neighbours), 6) per neighbour: ratio-test matches; inliers of a fundamental
+    matrix (USAC, ``RANSAC_PX``), of a stricter one (MAGSAC, 1 px) and of a homography
+    (MAGSAC, 4 px); and how many cells of a 4 x 4 grid the inliers cover in the query and
+    in the neighbour (wrong matches bunch on one repeated detail). One matrix product
+    matches the query against all neighbours."""
     qxy, qd = query
-    result = np.zeros(len(neighbours), np.int32)
+    result = np.zeros((len(neighbours), 6), np.float32)
     if len(qd) < 8 or not len(neighbours):
         return result
     parts = [store[j] for j in neighbours]
@@ -211,111 +214,183 @@ def inliers(query: Local, store: LocalStore, neighbours: Sequence[int]) -> np.nd
     R = np.vstack([d for _, d in parts]).astype(np.float32)
     if not len(R):
         return result
-    S = Q @ R.T                      # RootSIFT is unit length: the largest product is
+    S = R @ Q.T                      # RootSIFT is unit length: the largest product is
     qn = (Q * Q).sum(1)              # the nearest; distances only for the two best
     rn = (R * R).sum(1)
-    rows = np.arange(len(Q))
     start = 0
     for n, (rxy, rd) in enumerate(parts):
         stop = start + len(rd)
         if len(rd) >= 8:
-            block = S[:, start:stop]
-            first = block.argmax(1)
-            best = block[rows, first]
-            block[rows, first] = -np.inf
-            second = block.max(1)
-            d1 = qn + rn[start + first] - 2 * best
+            block = S[start:stop]    # this neighbour's keypoints x the query's
+            best = block.max(0)
+            second = np.max(block, axis=0, where=block < best, initial=-np.inf)
+            d1 = qn + rn[start:stop].min() - 2 * best  # a lower bound: exact below
             d2 = qn + rn[start:stop].mean() - 2 * second
-            ok = d1 < (RATIO ** 2) * d2
-            if ok.sum() >= MIN_MATCHES:
-                result[n] = _fundamental_inliers(qxy[ok], rxy[first[ok]])
+            ok = np.flatnonzero(d1 < (RATIO ** 2) * d2 + 1e-3)
+            if len(ok):
+                first = block[:, ok].argmax(0)
+                d1 = qn[ok] + rn[start + first] - 2 * best[ok]
+                keep = d1 < (RATIO ** 2) * d2[ok]
+                ok, first = ok[keep], first[keep]
+            result[n, MATCHES] = len(ok)
+            if len(ok) >= MIN_MATCHES:
+                result[n, 1:] = _geometry(qxy[ok], rxy[first])
         start = stop
     return result
 
 
-def _fundamental_inliers(a: np.ndarray, b: np.ndarray) -> int:
-    """Inliers of the fundamental matrix RANSAC (OpenCV's USAC) fits to matched points;
-    0 when the points are degenerate (e.g. all on one line)."""
+def inliers(query: Local, store: LocalStore, neighbours: Sequence[int]) -> np.ndarray:
+    """Inliers of the fundamental matrix between the query and each neighbour."""
+    return pair_stats(query, store, neighbours)[:, INLIERS].astype(np.int32)
+
+
+def _geometry(a: np.ndarray, b: np.ndarray) -> List[float]:
+    """[inliers, strict inliers, homography inliers, cover in a, cover in b] of matched
+    points; 0 where OpenCV finds the points degenerate (e.g. all on one line)."""
     import cv2
     cv2.setRNGSeed(0)  # the same photos give the same answer every time
+    out = [0.0] * 5
     try:
         _, mask = cv2.findFundamentalMat(a, b, cv2.USAC_FAST, RANSAC_PX, 0.999, 2000)
+        if mask is not None:
+            keep = mask.ravel().astype(bool)
+            out[0], out[3], out[4] = keep.sum(), _cover(a[keep]), _cover(b[keep])
+        _, mask = cv2.findFundamentalMat(a, b, cv2.USAC_MAGSAC, 1.0, 0.999, 2000)
+        out[1] = 0 if mask is None else mask.sum()
+        cv2.setRNGSeed(0)
+        _, mask = cv2.findHomography(a, b, cv2.USAC_MAGSAC, 4.0, maxIters=2000,
+                                     confidence=0.999)
+        out[2] = 0 if mask is None else mask.sum()
     except cv2.error:
-        return 0
-    return 0 if mask is None else int(mask.sum())
+        pass
+    return out
+
+
+def _cover(xy: np.ndarray) -> int:
+    cells = np.clip((xy * (4 / SIDE)).astype(int), 0, 3)
+    return len(np.unique(cells[:, 0] * 4 + cells[:, 1]))
 
 
 def verify_neighbours(queries: Sequence[Local], store: LocalStore, idx: np.ndarray,
                       on_progress=None, should_stop=None) -> np.ndarray:
-    """Inlier counts (queries x neighbours) for each query's neighbour indices."""
+    """Pair statistics (queries x neighbours x 6) for each query's neighbour indices, on
+    all cores: one query per thread, each with a single-threaded matrix product (NumPy and
+    OpenCV release the GIL; OpenCV's RANSAC is seeded, so threads give the same answer)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threadpoolctl import threadpool_limits
     on_progress = on_progress or no_progress
-    counts = np.zeros(idx.shape, np.int32)
-    for i, (query, row) in enumerate(zip(queries, idx)):
-        if i % 10 == 0:
+    stats = np.zeros(idx.shape + (6,), np.float32)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(idx), 8 * workers):
             check_stop(should_stop)
-            on_progress(i / max(1, len(idx)))
-        counts[i] = inliers(query, store, row)
-    return counts
+            on_progress(start / max(1, len(idx)))
+            rows = range(start, min(len(idx), start + 8 * workers))
+            for i, result in zip(rows, pool.map(
+                    lambda i: pair_stats(queries[i], store, idx[i]), rows)):
+                stats[i] = result
+    return stats
 
 
-# --- combining verified neighbours ---------------------------------------------------------
+# --- which neighbours show the same place ----------------------------------------------------
+
+SAME_PLACE_M = 100.0       # a neighbour within this of the truth shows the same place
+SUPPORT_M = 150.0          # neighbours this close to each other support each other
+VERIFIED_P = 0.5           # a photo is verified when a neighbour matched in detail (at
+VERIFIED_INLIERS = 12      # least this many inliers) more likely than not shows its place
+CV_QUERIES = 2000          # training photos matched out of fold to learn and choose
+K_GRID = (20, 40, 60)      # neighbours matched per photo
+SHARPNESS_GRID = (1, 2, 4, 8)  # how much the answer leans to the likeliest neighbours
+MIN_EXAMPLES = 10          # pairs of each kind (same place, not) needed to learn
+MATCH_FOLDS = 10           # sampled photos' neighbours come from the other 9/10 of the
+#                            training photos: nearly as dense as when predicting
+
+
+def pair_features(stats: np.ndarray, sims: np.ndarray, points: np.ndarray,
+                  fallback: np.ndarray) -> np.ndarray:
+    """(n, k, 15) features of each (photo, neighbour) pair: the geometric checks, the
+    neighbour's rank and similarity, its distance from the embedding model's answer, and
+    how strongly the other neighbours near it verify (a wrong match on a repeated facade
+    is usually alone; a true place is seen by several). ``points``: the neighbours'
+    positions (n, k, 3) in metres; ``fallback``: the embedding model's answers (n, 3)."""
+    n, k = sims.shape
+    matches, f_in = stats[..., MATCHES], stats[..., INLIERS]
+    near = np.linalg.norm(points[:, :, None] - points[:, None], axis=3) <= SUPPORT_M
+    near &= ~np.eye(k, dtype=bool)[None]
+    passing = f_in * (f_in >= 10)
+    support = (near * passing[:, None, :]).sum(2)
+    supporters = (near & (passing > 0)[:, None, :]).sum(2)
+    best = f_in.max(1, keepdims=True)
+    off = np.linalg.norm(points - fallback[:, None], axis=2)
+    return np.stack([
+        np.log1p(f_in), np.log1p(stats[..., HOMOGRAPHY]), np.log1p(matches),
+        np.log1p(stats[..., STRICT]), stats[..., COVER_QUERY], stats[..., COVER_NEIGHBOUR],
+        f_in / np.maximum(matches, 1), np.log1p(np.broadcast_to(np.arange(k), (n, k))),
+        sims, sims[:, :1] - sims, np.log1p(off), np.log1p(support), supporters,
+        np.log1p(best) - np.log1p(f_in), np.log1p(np.broadcast_to(best, (n, k)))], axis=2)
+
+
+def _classifier():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05,
+                                          max_leaf_nodes=15, min_samples_leaf=40,
+                                          early_stopping=False, random_state=0)
+
+
+class SamePlace:
+    """The probability that a neighbour shows the same place as the photo (within
+    ``SAME_PLACE_M``), from its pair features: gradient-boosted trees learned on training
+    photos matched out of fold, where the truth is known."""
+
+    def __init__(self, features: np.ndarray, same: np.ndarray):
+        self.model = _classifier().fit(features.reshape(-1, features.shape[-1]),
+                                       same.ravel())
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        flat = features.reshape(-1, features.shape[-1])
+        return self.model.predict_proba(flat)[:, 1].reshape(features.shape[:-1])
+
+
+def cross_fitted(features: np.ndarray, same: np.ndarray, groups: int = 5) -> np.ndarray:
+    """Same-place probabilities of every pair from models that did not see its photo."""
+    p = np.zeros(same.shape)
+    group = np.random.default_rng(1).permutation(len(same)) % groups
+    for g in range(groups):
+        p[group == g] = SamePlace(features[group != g], same[group != g])(features[group == g])
+    return p
+
 
 @dataclass
 class Verdict:
-    """Per query: the position from verified neighbours (where ``verified``), the training
-    photo that confirmed it, its inliers, and a spread score (smaller: more certain)."""
-    verified: np.ndarray
-    points: np.ndarray       # (n, 3) metres on the sphere; NaN where not verified
-    matched: np.ndarray      # training index of the best verified neighbour, -1 if none
-    inliers: np.ndarray      # that neighbour's inliers (the best count even when too few)
+    """Per photo: the position, a spread score (metres; larger: less certain), whether a
+    neighbour verified, the likeliest neighbour matched in detail (column) and the inliers
+    (the verified neighbour's, else the most any neighbour had)."""
+    points: np.ndarray
     spread: np.ndarray
+    verified: np.ndarray
+    best: np.ndarray
+    inliers: np.ndarray
 
 
-def combine(idx: np.ndarray, counts: np.ndarray, train_points: np.ndarray, k: int,
-            min_inliers: int, how: str, alone: int = 0,
-            fallback: Optional[np.ndarray] = None, agree_m: float = 500.0) -> Verdict:
-    """Positions from the neighbours among the first ``k`` with at least ``min_inliers``:
-    ``best``: the one with most inliers; ``median``: the inlier-weighted geometric median of
-    all that pass; ``cluster``: that median over the passing neighbours within
-    ``CLUSTER_M`` of each other with the most inliers in total (a wrong match on a repeated
-    facade elsewhere, however strong alone, is outvoted by neighbours that agree).
-
-    Against wrong matches on repetitive facades: an answer whose agreeing group has fewer
-    than ``alone`` inliers in total and lies over ``agree_m`` from the ``fallback`` answer
-    (the embedding model's, points (n, 3)) is not trusted: the photo counts as unverified."""
+def combine(p: np.ndarray, points: np.ndarray, stats: np.ndarray,
+            sharpness: float) -> Verdict:
+    """The answer: the geometric median of the neighbours' positions weighted by their
+    same-place probability to the power ``sharpness``. Even when no neighbour verifies, the
+    weak evidence of near misses ranks neighbours better than similarity alone. A photo is
+    verified when a neighbour with at least ``VERIFIED_INLIERS`` inliers has a probability
+    of at least ``VERIFIED_P``: in a dense area every neighbour is likely near, but only a
+    detailed match confirms the place."""
     from orangecontrib.geophoto.geolocate.learners import geometric_median
-    idx, counts = idx[:, :k], counts[:, :k]
-    n = len(idx)
-    passing = counts >= min_inliers
-    verified = passing.any(1)
-    best_col = np.argmax(counts, 1)
-    best_count = counts[np.arange(n), best_col]
-    matched = np.where(verified, idx[np.arange(n), best_col], -1)
-    points = np.full((n, 3), np.nan)
-    spread = np.full(n, np.nan)
-    pts = train_points[idx]
-    for i in np.flatnonzero(verified):
-        sel = np.flatnonzero(passing[i])
-        w = counts[i, sel].astype(float)
-        p = pts[i, sel]
-        near = np.linalg.norm(p[:, None] - p[None], axis=2) <= CLUSTER_M
-        group = near[np.argmax(near @ w)] if how == "cluster" else near[np.argmax(w)]
-        if how == "cluster":
-            sel, w, p = sel[group], w[group], p[group]
-            top = sel[np.argmax(w)]
-            matched[i], best_count[i] = idx[i, top], counts[i, top]
-        if how == "best" or len(sel) == 1:
-            points[i] = p[np.argmax(w)]
-        else:
-            points[i] = geometric_median(p[None], w[None])[0]
-        support = counts[i, np.flatnonzero(passing[i])[group]].sum() if how != "cluster" \
-            else w.sum()
-        if support < alone and fallback is not None \
-                and np.linalg.norm(points[i] - fallback[i]) > agree_m:
-            verified[i], matched[i], points[i] = False, -1, np.nan
-            continue
-        spread[i] = 1000.0 / w.sum()
-    return Verdict(verified, points, matched, best_count, spread)
+    w = p ** sharpness + 1e-12
+    centre = geometric_median(points, w)
+    spread = (w * np.linalg.norm(points - centre[:, None], axis=2)).sum(1) / w.sum(1)
+    f_in = stats[..., INLIERS]
+    matched = f_in >= VERIFIED_INLIERS
+    best = np.where(matched, p, -1.0).argmax(1)
+    rows = np.arange(len(p))
+    verified = matched[rows, best] & (p[rows, best] >= VERIFIED_P)
+    return Verdict(centre, spread, verified, best,
+                   np.where(verified, f_in[rows, best], f_in.max(1)))
 
 
 # --- choosing the settings and applying them ------------------------------------------------
@@ -323,15 +398,13 @@ def combine(idx: np.ndarray, counts: np.ndarray, train_points: np.ndarray, k: in
 @dataclass
 class Choice:
     k: int
-    min_inliers: int
-    how: str
-    alone: int
-    agree_m: float
-    loss: float              # selection loss on the verified sample with these settings
-    fallback_loss: float     # ... and without verification
+    sharpness: float
+    same_place: SamePlace
+    loss: float              # selection loss of the sampled photos with these settings
+    fallback_loss: float     # ... with the embedding model's answers
     scores: dict
-    calibration: object      # 68% radius of verified answers, from their spread
-    fallback_calibration: object  # ... of the answers that did not verify
+    calibration: object      # 68% radius from the spread, of verified answers
+    unverified_calibration: object  # ... of the others
 
     @property
     def wins(self) -> bool:
@@ -340,83 +413,86 @@ class Choice:
 
 def choose(X, lat, lon, store: LocalStore, fallback, folds: int, queries: int = CV_QUERIES,
            on_progress=None, should_stop=None) -> Optional[Choice]:
-    """Verify a sample of training photos out of fold (their neighbours come from the other
-    folds, as in ``auto``) and pick k, the inlier threshold and the combination with the
-    lowest selection loss; ``fallback``: the out-of-fold predictions of the embedding model
-    that answers when nothing verifies. None when no sampled photo has features."""
+    """Match a sample of training photos against their embedding neighbours out of fold
+    (the neighbours come from the other folds, as in ``auto``), learn which pairs show the
+    same place, and pick k and the sharpness with the lowest selection loss on probabilities
+    cross-fitted over the sample. ``fallback``: the embedding model's out-of-fold
+    predictions. None when too few sampled pairs show (or miss) the same place to learn."""
     from orangecontrib.geophoto.geolocate.learners import (
-        Calibration, KNNLocator, R_M, fold_indices, from_unit, selection_loss, to_unit)
-    from orangecontrib.geophoto.geolocate.metrics import haversine_km
+        Calibration, KNNLocator, R_M, fold_indices, selection_loss, to_unit)
     n = len(lat)
-    sample = np.sort(np.random.default_rng(0).choice(n, min(n, queries), replace=False))
-    has_features = np.diff(store.offsets)[sample] >= 8
-    if not has_features.any():
+    with_features = np.flatnonzero(np.diff(store.offsets) >= 8)
+    if not len(with_features):
         return None
-    kmax = max(K_GRID)
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(with_features, min(len(with_features), queries),
+                                replace=False))
+    folds = max(folds, min(MATCH_FOLDS, n // 2))
+    kmax = min(max(K_GRID), n - max(len(f) for f in fold_indices(n, folds)))
     idx = np.zeros((len(sample), kmax), np.int64)
-    counts = np.zeros((len(sample), kmax), np.int32)
+    sims = np.zeros((len(sample), kmax), np.float32)
+    stats = np.zeros((len(sample), kmax, 6), np.float32)
     position = {row: i for i, row in enumerate(sample)}
     done = 0
     for test in fold_indices(n, folds):
         check_stop(should_stop)
-        train = np.setdiff1d(np.arange(n), test)
         rows = [r for r in test if r in position]
         if not rows:
             continue
+        train = np.setdiff1d(np.arange(n), test)
         knn = KNNLocator(kmax).fit(X[train], lat[train], lon[train])
-        _, nb = knn.neighbours(X[rows], kmax)
-        nb = train[nb]
+        s, nb = knn.neighbours(X[rows], kmax)
         at = [position[r] for r in rows]
-        width = nb.shape[1]
-        idx[at, :width] = nb
-        counts[at, :width] = verify_neighbours(
-            [store[r] for r in rows], store, nb,
-            lambda f: (on_progress or no_progress)((done + f * len(rows)) / len(sample)),
+        idx[at], sims[at] = train[nb], s
+        stats[at] = verify_neighbours(
+            [store[r] for r in rows], store, train[nb],
+            lambda f: (on_progress or no_progress)(0.9 * (done + f * len(rows)) / len(sample)),
             should_stop)
         done += len(rows)
     points = to_unit(lat, lon) * R_M
-    flat, flon = fallback.latitude[sample], fallback.longitude[sample]
-    truth_lat, truth_lon = lat[sample], lon[sample]
-    fallback_err = haversine_km(truth_lat, truth_lon, flat, flon) * 1000
-    base = selection_loss(fallback_err)
-    fallback_points = to_unit(flat, flon) * R_M
+    truth = points[sample]
+    fallback_points = to_unit(fallback.latitude[sample], fallback.longitude[sample]) * R_M
+    fallback_err = np.linalg.norm(fallback_points - truth, axis=1)
+    same = np.linalg.norm(points[idx] - truth[:, None], axis=2) <= SAME_PLACE_M
+    if min(same.sum(), (~same).sum()) < MIN_EXAMPLES:
+        return None
     best, scores = None, {}
-    grid = [(k, t, how, a, m) for k in K_GRID for t in INLIER_GRID for how in COMBINE_GRID
-            for a in ALONE_GRID for m in AGREE_GRID
-            if a == 0 and m == AGREE_GRID[0] or a > t]
-    for k, t, how, alone, agree in grid:
-        v = combine(idx, counts, points, k, t, how, alone, fallback_points, agree)
-        err = fallback_err.copy()
-        if v.verified.any():
-            vlat, vlon = from_unit(v.points[v.verified])
-            err[v.verified] = haversine_km(truth_lat[v.verified],
-                                           truth_lon[v.verified], vlat, vlon) * 1000
-        loss = selection_loss(err)
-        scores[f"verified (k={k}, min inliers={t}, combine={how}, "
-               f"alone={alone}, agree={agree:.0f} m)"] = {
-            "mean error (m)": float(err.mean()),
-            "median error (m)": float(np.median(err)),
-            "verified share": float(v.verified.mean())}
-        if best is None or loss < best[0]:
-            best = (loss, k, t, how, alone, agree, v, err)
-    loss, k, t, how, alone, agree, v, err = best
+    for k in sorted({min(k, kmax) for k in K_GRID}):
+        check_stop(should_stop)
+        features = pair_features(stats[:, :k], sims[:, :k], points[idx[:, :k]],
+                                 fallback_points)
+        p = cross_fitted(features, same[:, :k])
+        for sharpness in SHARPNESS_GRID:
+            v = combine(p, points[idx[:, :k]], stats[:, :k], sharpness)
+            err = np.linalg.norm(v.points - truth, axis=1)
+            loss = selection_loss(err)
+            scores[f"verified (k={k}, sharpness={sharpness})"] = {
+                "mean error (m)": float(err.mean()),
+                "median error (m)": float(np.median(err)),
+                "verified share": float(v.verified.mean())}
+            if best is None or loss < best[0]:
+                best = (loss, k, sharpness, features, v, err)
+    loss, k, sharpness, features, v, err = best
+    (on_progress or no_progress)(0.95)
     ver = v.verified
-    calibration = Calibration(v.spread[ver], err[ver]) if ver.sum() >= 5 else None
-    fallback_cal = Calibration(fallback.spread[sample][~ver], err[~ver]) \
-        if (~ver).sum() >= 5 else None
-    return Choice(k, t, how, alone, agree, loss, base, scores, calibration, fallback_cal)
+    return Choice(k, sharpness, SamePlace(features, same[:, :k]), loss,
+                  selection_loss(fallback_err), scores,
+                  Calibration(v.spread[ver], err[ver]) if ver.sum() >= 5 else None,
+                  Calibration(v.spread[~ver], err[~ver]) if (~ver).sum() >= 5 else None)
 
 
 class Verifier:
     """The verification part of a fitted model: the training photos' local features, the
-    embedding neighbours to check, the chosen settings and the verified answers' radius."""
+    embedding neighbours to match, which pairs show the same place, the chosen settings and
+    the answers' radius."""
 
     def __init__(self, choice: Choice, X, lat, lon, store: LocalStore,
                  paths: Sequence[Optional[str]]):
         from orangecontrib.geophoto.geolocate.learners import KNNLocator
-        self.k, self.min_inliers, self.how = choice.k, choice.min_inliers, choice.how
-        self.alone, self.agree_m = choice.alone, choice.agree_m
+        self.k, self.sharpness, self.same_place = choice.k, choice.sharpness, \
+            choice.same_place
         self.calibration = choice.calibration
+        self.unverified_calibration = choice.unverified_calibration
         self.knn = KNNLocator(self.k).fit(X, lat, lon)
         self.store = store
         known = [p for p in paths if p]
@@ -425,29 +501,39 @@ class Verifier:
                       for p in paths]
 
     def params(self) -> dict:
-        return {"k": self.k, "min inliers": self.min_inliers, "combine": self.how,
-                "alone": self.alone, "agree (m)": self.agree_m}
+        return {"k": self.k, "sharpness": self.sharpness}
 
     def apply(self, X, queries: Sequence[Optional[Local]], prediction) -> None:
-        """Replace the answers of photos whose neighbours verify; record for every photo
-        whether it verified, the matched training photo and the inliers."""
+        """Answer from the matched neighbours for every photo whose local features were
+        read (the others keep the embedding model's answer); record whether it verified,
+        the matched training photo and its inliers."""
         from orangecontrib.geophoto.geolocate.learners import R_M, from_unit, to_unit
-        _, idx = self.knn.neighbours(X, self.k)
-        counts = np.zeros(idx.shape, np.int32)
-        for i, query in enumerate(queries):
-            if query is not None:
-                counts[i] = inliers(query, self.store, idx[i])
-        v = combine(idx, counts, self.knn.points, self.k, self.min_inliers, self.how,
-                    self.alone, to_unit(prediction.latitude, prediction.longitude) * R_M,
-                    self.agree_m)
-        ver = v.verified
-        if ver.any():
-            lat, lon = from_unit(v.points[ver])
-            prediction.latitude[ver], prediction.longitude[ver] = lat, lon
-            prediction.spread[ver] = v.spread[ver]
-            if self.calibration is not None:
-                prediction.uncertainty[ver] = self.calibration(v.spread[ver])
-        prediction.verified = ver
-        prediction.inliers = np.where([q is not None for q in queries], v.inliers, np.nan)
-        prediction.matched = [self.paths[m] if m >= 0 else None for m in v.matched]
+        n = len(queries)
+        prediction.verified = np.zeros(n, bool)
+        prediction.inliers = np.full(n, np.nan)
+        prediction.matched = [None] * n
         prediction.matched_origin = self.origin
+        read = np.array([q is not None and len(q[1]) >= 8 for q in queries], bool)
+        prediction.inliers[[q is not None for q in queries]] = 0
+        if not read.any():
+            return
+        rows = np.flatnonzero(read)
+        sims, idx = self.knn.neighbours(X[rows], self.k)
+        stats = verify_neighbours([queries[i] for i in rows], self.store, idx)
+        points = self.knn.points[idx]
+        fallback = to_unit(prediction.latitude[rows], prediction.longitude[rows]) * R_M
+        p = self.same_place(pair_features(stats, sims, points, fallback))
+        v = combine(p, points, stats, self.sharpness)
+        lat, lon = from_unit(v.points)
+        prediction.latitude[rows], prediction.longitude[rows] = lat, lon
+        prediction.spread[rows] = v.spread
+        for cal, group in ((self.calibration, v.verified),
+                           (self.unverified_calibration, ~v.verified)):
+            if cal is not None:
+                prediction.uncertainty[rows[group]] = cal(v.spread[group])
+        prediction.verified[rows] = v.verified
+        prediction.inliers[rows] = v.inliers
+        matched = idx[np.arange(len(rows)), v.best]
+        for j, i in enumerate(rows):
+            if v.verified[j]:
+                prediction.matched[i] = self.paths[matched[j]]
